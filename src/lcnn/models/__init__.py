@@ -1,0 +1,9 @@
+"""Model definitions and the model registry.
+
+Importing this package registers every built-in model, so ``create_model(name)`` finds them.
+"""
+
+from lcnn.models.registry import create_model, list_models, register_model
+from lcnn.models.lcnn9 import LCNN9, LCNN9Stack
+
+__all__ = ["create_model", "list_models", "register_model", "LCNN9", "LCNN9Stack"]

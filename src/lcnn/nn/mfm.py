@@ -1,0 +1,109 @@
+"""Max-Feature-Map (MFM) activation and the MFM convolution and dense blocks.
+
+MFM was introduced by Wu et al., "A Light CNN for Deep Face Representation with Noisy Labels"
+(arXiv 1511.02683). It splits a dimension of width 2C into two halves and keeps their element-wise
+maximum, so channel ``j`` of the output is ``max(x[j], x[j + C])``. It acts both as activation and as
+feature selection.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["MaxFeatureMap", "MFMConv2d", "MFMLinear", "max_feature_map"]
+
+
+def max_feature_map(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Apply Max-Feature-Map along ``dim``.
+
+    Args:
+        x: tensor whose size along ``dim`` is even, e.g. ``(B, 2C, H, W)`` or ``(B, 2C)``.
+        dim: the dimension to halve (negative values count from the end).
+
+    Returns:
+        Tensor of the same shape as ``x`` except ``dim``, which is halved: ``(B, 2C, ...) -> (B, C, ...)``.
+        Where the halves are equal the gradient goes to the first half, as with ``torch.maximum``.
+
+    Raises:
+        ValueError: if the size along ``dim`` is odd.
+    """
+    width = x.shape[dim]
+    if width % 2 != 0:
+        raise ValueError(
+            f"Max-Feature-Map needs an even width along dim {dim}, got {width} "
+            f"(input shape {tuple(x.shape)}); give the preceding layer an even number of outputs."
+        )
+    first, second = torch.split(x, width // 2, dim=dim)
+    return torch.maximum(first, second)
+
+
+class MaxFeatureMap(nn.Module):
+    """Max-Feature-Map activation: the element-wise maximum of the two halves of one dimension.
+
+    Args:
+        dim: dimension to halve; 1 is the channel dimension of convolution maps and the feature
+            dimension of dense outputs ``(B, features)``.
+
+    Example:
+        >>> MaxFeatureMap()(torch.randn(8, 64, 28, 28)).shape
+        torch.Size([8, 32, 28, 28])
+    """
+
+    def __init__(self, dim: int = 1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Halve ``dim``: ``(B, 2C, ...) -> (B, C, ...)``."""
+        return max_feature_map(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class MFMConv2d(nn.Module):
+    """A 'same'-padded convolution with ``2 * out_channels`` filters followed by MFM.
+
+    Args:
+        in_channels: int > 0, channels of the input map.
+        out_channels: int > 0, channels after MFM (the convolution itself has twice as many).
+        kernel_size: int > 0, odd, so that stride-1 'same' padding is symmetric.
+
+    Example:
+        >>> MFMConv2d(1, 32, 5)(torch.randn(2, 1, 28, 28)).shape
+        torch.Size([2, 32, 28, 28])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True) -> None:
+        super().__init__()
+        if kernel_size <= 0 or kernel_size % 2 == 0:
+            raise ValueError(
+                f"kernel_size must be a positive odd number for 'same' padding, got {kernel_size}."
+            )
+        self.conv = nn.Conv2d(
+            in_channels, 2 * out_channels, kernel_size, stride=1, padding=kernel_size // 2, bias=bias
+        )
+        self.mfm = MaxFeatureMap(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, in_channels, H, W) -> (B, out_channels, H, W)``."""
+        return self.mfm(self.conv(x))
+
+
+class MFMLinear(nn.Module):
+    """A dense layer with ``2 * out_features`` units followed by MFM over the features.
+
+    Args:
+        in_features: int > 0.
+        out_features: int > 0, features after MFM.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, bias: bool = True) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, 2 * out_features, bias=bias)
+        self.mfm = MaxFeatureMap(dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(..., in_features) -> (..., out_features)``."""
+        return self.mfm(self.linear(x))
