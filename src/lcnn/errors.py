@@ -31,3 +31,7 @@ class CheckpointError(LcnnError, ValueError):
 
 class ExportError(LcnnError, RuntimeError):
     """A model cannot be exported to the requested format."""
+
+
+class UnknownFrontendError(UnknownModelError):
+    """A feature front-end name is not in the front-end registry."""

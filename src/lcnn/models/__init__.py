@@ -5,5 +5,15 @@ Importing this package registers every built-in model, so ``create_model(name)``
 
 from lcnn.models.registry import create_model, list_models, register_model
 from lcnn.models.lcnn9 import LCNN9, LCNN9Stack
+from lcnn.models.lcnn9_cm import LCNN9Countermeasure
+from lcnn.models.lcnn_lstm import LCNNLSTM
 
-__all__ = ["create_model", "list_models", "register_model", "LCNN9", "LCNN9Stack"]
+__all__ = [
+    "create_model",
+    "list_models",
+    "register_model",
+    "LCNN9",
+    "LCNN9Stack",
+    "LCNN9Countermeasure",
+    "LCNNLSTM",
+]

@@ -1,0 +1,1 @@
+"""Converters from published countermeasure weights to lcnn checkpoints."""

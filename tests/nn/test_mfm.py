@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from lcnn.nn import MaxFeatureMap, MFMConv2d, MFMLinear, max_feature_map
+
+
+def naive_mfm(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Element by element reference: out[..., j, ...] = max(x[..., j, ...], x[..., j + C, ...])."""
+    half = x.shape[dim] // 2
+    moved = x.movedim(dim, 0)
+    out = torch.empty((half,) + moved.shape[1:], dtype=x.dtype)
+    for j in range(half):
+        out[j] = torch.where(moved[j] >= moved[j + half], moved[j], moved[j + half])
+    return out.movedim(0, dim)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dim"),
+    [((3, 8, 5, 7), 1), ((4, 10), 1), ((4, 10), -1), ((2, 3, 6), 2), ((2, 6, 4, 4), -3)],
+)
+def test_mfm_matches_naive_reference(shape, dim):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    expected = naive_mfm(x, dim)
+    result = MaxFeatureMap(dim)(x)
+    assert result.shape == expected.shape
+    torch.testing.assert_close(result, expected, rtol=0, atol=0)
+
+
+def test_mfm_gradient_goes_to_larger_half():
+    x = torch.tensor([[1.0, -2.0, 3.0, 0.5, 4.0, -1.0]], requires_grad=True)
+    max_feature_map(x, dim=1).sum().backward()
+    # Pairs (1, 0.5), (-2, 4), (3, -1): the larger element of each pair gets the gradient.
+    assert x.grad.tolist() == [[1.0, 0.0, 1.0, 0.0, 1.0, 0.0]]
+
+
+def test_mfm_gradcheck():
+    x = torch.randn(2, 6, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: max_feature_map(t, 1), (x,))
+
+
+def test_mfm_odd_width_raises():
+    with pytest.raises(ValueError, match=r"even width along dim 1, got 5"):
+        MaxFeatureMap()(torch.zeros(2, 5, 4, 4))
+
+
+def test_mfm_conv_shapes():
+    block = MFMConv2d(3, 16, 3)
+    assert block.conv.out_channels == 32
+    assert block(torch.zeros(2, 3, 9, 11)).shape == (2, 16, 9, 11)
+
+
+def test_mfm_conv_even_kernel_raises():
+    with pytest.raises(ValueError, match=r"odd number .* got 4"):
+        MFMConv2d(3, 16, 4)
+
+
+def test_mfm_linear_shapes_and_values():
+    block = MFMLinear(7, 5)
+    x = torch.randn(4, 7)
+    dense = block.linear(x)
+    torch.testing.assert_close(block(x), torch.maximum(dense[:, :5], dense[:, 5:]))
