@@ -2,8 +2,13 @@
 
 Each measurement runs ``python -m lcnn.cli.main score`` as a child process on FLAC files on disk, so
 the time includes interpreter start-up, model loading, the header check, decoding, batching and
-writing the score file. Peak memory is ``ru_maxrss`` from ``os.wait4`` on that child; Linux reports
+writing the score file. Peak memory is ``ru_maxrss`` from ``os.wait4`` on that child. Linux reports
 the largest resident set of the child and of the decoding workers it reaped, not their sum.
+
+The child is started by a fresh, small Python launcher rather than by this script, because Linux
+carries the resident-set high-water mark of the process that calls ``exec`` into the new program's
+``ru_maxrss``. Started from this script, every child would report at least this script's own
+memory (torch and the models loaded).
 
 Inputs are made from the three real ASVspoof 2019 LA files under ``$LCNN_DATA_DIR/asvspoof/audio``:
 
@@ -31,7 +36,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +56,16 @@ MODELS = {
         "head": {"name": "sigmoid"},
     },
 }
+# Runs the command given as JSON in argv[1] and prints its exit status, wall time and ru_maxrss (KiB).
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+command = json.loads(sys.argv[1])
+started = time.perf_counter()
+child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+print(json.dumps({"status": os.waitstatus_to_exitcode(status), "wall": wall, "maxrss_kib": usage.ru_maxrss}))
+"""
 _SCORED_LINE = re.compile(r"Scored (\d+) trials \(([\d.]+) s of audio\) in ([\d.]+) s")
 
 
@@ -145,6 +159,29 @@ def make_memory_inputs(folder: Path, audio_dir: Path, count: int) -> float:
     return total
 
 
+def run_measured(command: list[str], threads: int) -> tuple[dict, str]:
+    """Run ``command`` under the launcher; return its status, wall time and ru_maxrss, and its stderr."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONPATH=str(REPO / "src"))
+    with tempfile.TemporaryFile("w+") as log:
+        launcher = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, json.dumps(command)], stdout=subprocess.PIPE, stderr=log, env=env, text=True
+        )
+        log.seek(0)
+        text = log.read()
+    if launcher.returncode != 0:
+        raise RuntimeError(f"the launcher failed with status {launcher.returncode}:\n{text}")
+    measured = json.loads(launcher.stdout)
+    if measured["status"] != 0:
+        raise RuntimeError(f"{' '.join(command)} failed with status {measured['status']}:\n{text}")
+    return measured, text
+
+
+def baseline_rss(threads: int) -> float:
+    """Return the peak memory in MiB of a process that only imports the scoring modules."""
+    measured, _ = run_measured([sys.executable, "-c", "import lcnn.scoring, lcnn.checkpoint, lcnn.export"], threads)
+    return measured["maxrss_kib"] / 1024
+
+
 def run_score(model: Path, inputs: Path, out: Path, args: argparse.Namespace, *, crop: int | None = None) -> dict:
     """Run ``lcnn score`` in a child process and return its wall time, peak memory and log figures."""
     command = [
@@ -154,27 +191,16 @@ def run_score(model: Path, inputs: Path, out: Path, args: argparse.Namespace, *,
     ]
     if crop is not None:
         command += ["--crop-samples", str(crop)]
-    threads = str(args.threads)
-    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONPATH=str(REPO / "src"))
-    with tempfile.TemporaryFile("w+") as log:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        log.seek(0)
-        text = log.read()
-    if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed with status {child.returncode}:\n{text}")
+    measured, text = run_measured(command, args.threads)
     match = _SCORED_LINE.search(text)
     scored, audio_seconds, loop_seconds = int(match[1]), float(match[2]), float(match[3])
     return {
         "command": " ".join(command[1:]),
-        "wall_seconds": wall,
+        "wall_seconds": measured["wall"],
         "scored": scored,
         "audio_seconds": audio_seconds,
         "loop_seconds": loop_seconds,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "peak_rss_mib": measured["maxrss_kib"] / 1024,
         "lines": sum(1 for _ in out.open()),
     }
 
@@ -192,6 +218,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="lcnn-score-bench-") as temp:
         temp = Path(temp)
         models = build_models(temp)
+        results["baseline_rss_mib"] = baseline_rss(args.threads)
+        print(f"baseline (imports only): peak RSS {results['baseline_rss_mib']:.0f} MiB", flush=True)
         sources = [soundfile.read(audio_dir / f"{name}.flac", dtype="int16")[0] for name in AUDIO_IDS]
         speed_seconds = make_speed_inputs(temp / "speed", sources, args.speed_files, 16000)
 

@@ -51,8 +51,9 @@ def test_scores_shape_each_frontend(frontend, backbone):
 
 
 @pytest.mark.parametrize("backbone", ["lcnn9_cm", "lcnn_lstm"])
-def test_padded_batch_equals_whole_utterances(backbone):
-    model = build({**SPEC, "backbone": {"name": backbone}})
+@pytest.mark.parametrize("frontend", ["lfcc", "spectrogram", "mel", "cqt"])
+def test_padded_batch_equals_whole_utterances(frontend, backbone):
+    model = build({"frontend": {"name": frontend}, "backbone": {"name": backbone}, "head": {"name": "sigmoid"}})
     clips = [noise(1.3, 1), noise(0.41, 2), noise(0.9, 3)]
     lengths = torch.tensor([len(c) for c in clips])
     batch = torch.zeros(len(clips), int(lengths.max()))

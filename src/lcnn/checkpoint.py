@@ -168,7 +168,11 @@ def match_state_dict(
 
 def _model_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     """Return the countermeasure's entries, without the Lightning ``model.`` prefix when present."""
-    prefixed = {key[len(LIGHTNING_PREFIX):]: value for key, value in state_dict.items() if key.startswith(LIGHTNING_PREFIX)}
+    prefixed = {
+        key[len(LIGHTNING_PREFIX):]: value
+        for key, value in state_dict.items()
+        if key.startswith(LIGHTNING_PREFIX)
+    }
     if not prefixed:
         return dict(state_dict)
     ignored = sorted(key for key in state_dict if not key.startswith(LIGHTNING_PREFIX))
@@ -213,7 +217,8 @@ def load_countermeasure(
         )
     if meta.get("kind") != "countermeasure":
         raise CheckpointError(
-            f"{path} contains a {meta.get('kind')!r} model, not a countermeasure; use the loader for that kind."
+            f"{path} contains a {meta.get('kind')!r} model, not a countermeasure; "
+            "use the loader for that kind."
         )
     if not isinstance(checkpoint.get("state_dict"), Mapping):
         raise CheckpointError(f"{path} has no 'state_dict' entry.")

@@ -123,7 +123,10 @@ class TrainConfig:
     devices: Any = 1
     num_nodes: int = 1
     strategy: str = "auto"
+    # "16-mixed" or "bf16-mixed" turn on automatic mixed precision on GPUs; CPU runs use "32-true".
     precision: str = "32-true"
+    # Batch-norm statistics over the batches of all processes (SyncBatchNorm) in multi-device runs.
+    sync_batchnorm: bool = False
     gradient_clip: float | None = None
     log_every_n_steps: int = 50
     threads: int | None = None

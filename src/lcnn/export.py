@@ -6,9 +6,9 @@ scored as one whole utterance of the given length: the export has no lengths inp
 batch must have equal length, and zero-padding a short row changes its score. Score utterances of
 different lengths one at a time (batch 1), or group them by length.
 
-After writing, the export runs the file (ONNX Runtime or ``torch.jit.load``) on test waveforms and
-raises :class:`~lcnn.errors.ExportError` unless its scores equal the PyTorch model's within the
-tolerance. ONNX files carry the sample rate, the minimum length and the spec in their metadata
+Before writing, the export runs the serialized model (ONNX Runtime or ``torch.jit.load``) on test
+waveforms and raises :class:`~lcnn.errors.ExportError` unless its scores equal the PyTorch model's
+within the tolerance. ONNX files carry the sample rate, the minimum length and the spec in their metadata
 (``metadata_props``); TorchScript files carry the same as the extra file ``lcnn.json``.
 """
 
@@ -102,7 +102,15 @@ def _test_waveforms(model: Countermeasure, waveforms: Sequence[torch.Tensor] | N
     return [0.1 * torch.randn(int(seconds * rate), generator=generator) for seconds in (0.73, 2.41)]
 
 
-def _verify(run_export, reference: nn.Module, waveforms: list[torch.Tensor], *, atol: float, rtol: float, format_name: str) -> float:
+def _verify(
+    run_export,
+    reference: nn.Module,
+    waveforms: list[torch.Tensor],
+    *,
+    atol: float,
+    rtol: float,
+    format_name: str,
+) -> float:
     """Compare ``run_export(batch)`` with ``reference(batch)`` on each waveform and on a batch of two."""
     batches = [w.unsqueeze(0) for w in waveforms]
     batches.append(torch.stack([waveforms[0], waveforms[0].flip(0)]))
@@ -112,14 +120,17 @@ def _verify(run_export, reference: nn.Module, waveforms: list[torch.Tensor], *, 
             expected = reference(batch).numpy()
         found = np.asarray(run_export(batch))
         if found.shape != expected.shape:
-            raise ExportError(f"the {format_name} export returns shape {found.shape} for input {tuple(batch.shape)}, expected {expected.shape}.")
+            raise ExportError(
+                f"the {format_name} export returns shape {found.shape} for input {tuple(batch.shape)}, "
+                f"expected {expected.shape}."
+            )
         difference = np.abs(found - expected)
         worst = max(worst, float(difference.max()))
         if not np.all(difference <= atol + rtol * np.abs(expected)):
             raise ExportError(
-                f"the {format_name} export differs from the PyTorch model by up to {difference.max():.3g} on input "
-                f"{tuple(batch.shape)} (tolerance atol={atol}, rtol={rtol}); a layer probably depends on "
-                "the input length in a way the export fixed. The file was not written."
+                f"the {format_name} export differs from the PyTorch model by up to {difference.max():.3g} "
+                f"on input {tuple(batch.shape)} (tolerance atol={atol}, rtol={rtol}). A layer probably "
+                "depends on the input length in a way the export fixed. The file was not written."
             )
     return worst
 
@@ -128,12 +139,16 @@ def _import_optional(name: str):
     try:
         return importlib.import_module(name)
     except ImportError as error:
-        raise ExportError(f"{name} is not installed; install the export extra: pip install 'lcnn[export]'.") from error
+        raise ExportError(
+            f"{name} is not installed; install the export extra: pip install 'lcnn[export]'."
+        ) from error
 
 
 def _export_copy(model: Countermeasure) -> ScoringModule:
     if model.spec is None:
-        raise ExportError("the model has no spec; build it with build_countermeasure or load it from a checkpoint.")
+        raise ExportError(
+            "the model has no spec; build it with build_countermeasure or load it from a checkpoint."
+        )
     return ScoringModule(copy.deepcopy(model).cpu().eval()).eval()
 
 
@@ -183,14 +198,16 @@ def export_onnx(
 
     path = check_writable(path, force=force)
     if opset < MIN_OPSET:
-        raise ExportError(f"opset {opset} is too old for the LSTM with a dynamic length; use --opset {MIN_OPSET} or newer.")
+        raise ExportError(
+            f"opset {opset} is too old for the LSTM with a dynamic length; use --opset {MIN_OPSET} or newer."
+        )
     module = _export_copy(model)
     waveforms = _test_waveforms(model, verify_waveforms)
     example = 0.1 * torch.randn(2, 2 * model.sample_rate, generator=torch.Generator().manual_seed(1))
     buffer = io.BytesIO()
     try:
         with warnings.catch_warnings():
-            # Tracer and deprecation warnings are expected here; the verification below catches a bad trace.
+            # Tracer and deprecation warnings are expected here, and the verification below catches a bad trace.
             warnings.simplefilter("ignore")
             # NOTE: the TorchScript-based exporter (dynamo=False) is used because the dynamo exporter of
             # PyTorch 2.13 fails on the LSTM with a symbolic length.
@@ -258,7 +275,8 @@ def export_torchscript(
         torch.jit.save(traced, buffer, _extra_files={TORCHSCRIPT_METADATA: metadata})
         loaded = torch.jit.load(io.BytesIO(buffer.getvalue()), map_location="cpu")
     worst = _verify(
-        lambda batch: loaded(batch).detach().numpy(), module, waveforms, atol=atol, rtol=rtol, format_name="TorchScript"
+        lambda batch: loaded(batch).detach().numpy(),
+        module, waveforms, atol=atol, rtol=rtol, format_name="TorchScript",
     )
     with atomic_write(path, "wb", force=force) as handle:
         handle.write(buffer.getvalue())
@@ -301,7 +319,13 @@ class OnnxScorer:
         ExportError: the file has no lcnn metadata (``sample_rate``).
     """
 
-    def __init__(self, path: str | os.PathLike, *, providers: Sequence[str] | None = None, num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        providers: Sequence[str] | None = None,
+        num_threads: int | None = None,
+    ) -> None:
         onnxruntime = _import_optional("onnxruntime")
         options = onnxruntime.SessionOptions()
         if num_threads is not None:
@@ -324,7 +348,9 @@ class OnnxScorer:
         """
         waveform = np.asarray(waveform, dtype=np.float32)
         if waveform.ndim != 2:
-            raise ValueError(f"expected a waveform batch of shape (batch, samples), got shape {waveform.shape}.")
+            raise ValueError(
+                f"expected a waveform batch of shape (batch, samples), got shape {waveform.shape}."
+            )
         if waveform.shape[1] < self.min_samples:
             raise ValueError(
                 f"waveforms have {waveform.shape[1]} samples; the model needs at least {self.min_samples} "

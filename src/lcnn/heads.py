@@ -189,10 +189,14 @@ class OCSoftmaxHead(Head):
     The defaults (0.9, 0.2, 20) are those of ``train.py`` in the authors' AIR-ASVspoof repository.
     """
 
-    def __init__(self, in_features: int, *, m_real: float = 0.9, m_fake: float = 0.2, alpha: float = 20.0) -> None:
+    def __init__(
+        self, in_features: int, *, m_real: float = 0.9, m_fake: float = 0.2, alpha: float = 20.0
+    ) -> None:
         super().__init__(in_features)
         if not -1.0 <= m_fake < m_real <= 1.0:
-            raise ValueError(f"margins must satisfy -1 <= m_fake < m_real <= 1, got m_fake={m_fake}, m_real={m_real}.")
+            raise ValueError(
+                f"margins must satisfy -1 <= m_fake < m_real <= 1, got m_fake={m_fake}, m_real={m_real}."
+            )
         if alpha <= 0:
             raise ValueError(f"alpha must be positive, got {alpha}.")
         self.m_real = m_real
@@ -213,7 +217,10 @@ class OCSoftmaxHead(Head):
         return F.softplus(self.alpha * margins).mean()
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, m_real={self.m_real}, m_fake={self.m_fake}, alpha={self.alpha}"
+        return (
+            f"in_features={self.in_features}, m_real={self.m_real}, m_fake={self.m_fake}, "
+            f"alpha={self.alpha}"
+        )
 
 
 class AMSoftmaxHead(Head):
@@ -292,5 +299,7 @@ def create_head(name: str, in_features: int, **kwargs) -> Head:
     try:
         factory = _HEADS[name]
     except KeyError:
-        raise UnknownModelError(f"unknown head {name!r}; available heads: {', '.join(list_heads())}.") from None
+        raise UnknownModelError(
+            f"unknown head {name!r}; available heads: {', '.join(list_heads())}."
+        ) from None
     return factory(in_features, **kwargs)

@@ -7,9 +7,9 @@ line is written and synced, so an interrupted run never leaves a truncated score
 
 Score files follow the official layouts:
 
-* ``2019``: ``trial_id attack key score`` (``attack`` is ``-`` for bona fide and unknown trials;
-  ``key`` is ``bonafide``, ``spoof`` or ``-`` when unknown), as read by the ASVspoof 2019 t-DCF tools;
-* ``2021``: ``trial_id score``, the layout of ASVspoof 2021 submissions.
+* ``2019``: four columns ``trial_id attack key score``. ``attack`` is ``-`` for bona fide and
+  unknown trials, and ``key`` is ``bonafide``, ``spoof`` or ``-`` when the label is unknown.
+* ``2021``: two columns ``trial_id score``, the layout of ASVspoof 2021 score files.
 
 Higher scores mean bona fide.
 """
@@ -187,10 +187,10 @@ def _check_unique_ids(trials: Sequence[Trial]) -> None:
             repeated.append(trial.trial_id)
         seen.add(trial.trial_id)
     if repeated:
-        shown = ", ".join(repeated[:10]) + (", ..." if len(repeated) > 10 else "")
+        listed = ", ".join(repeated[:10]) + (", ..." if len(repeated) > 10 else "")
         raise DataError(
             f"{len(repeated)} trial ids occur more than once, so their score lines would be "
-            f"ambiguous: {shown}. Rename the files or remove the repeated protocol lines."
+            f"ambiguous: {listed}. Rename the files or remove the repeated protocol lines."
         )
 
 

@@ -94,3 +94,11 @@ def test_help_shows_defaults():
     assert "(default: 17)" in export_help
     assert "(default: 0.0001)" in export_help
     assert "nii" in subparsers.choices["import"].format_help()
+
+
+def test_cli_defaults_match_library():
+    from lcnn import export
+    from lcnn.cli import export as export_cli
+
+    assert export_cli.DEFAULT_OPSET == export.DEFAULT_OPSET
+    assert export_cli.FORMATS == export.FORMATS

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version, 14 or newer (default: %(default)s)")
     parser.add_argument("--verify-audio", type=Path, nargs="+", default=None, metavar="AUDIO", help="audio files to compare PyTorch and export scores on (default: seeded noise)")
-    parser.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="largest score difference accepted in the check (default: %(default)s)")
+    parser.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="maximum absolute score difference accepted when checking the export (default: %(default)s)")
     parser.set_defaults(func=run)
 
 

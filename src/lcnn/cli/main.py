@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 
@@ -29,8 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        if importlib.util.find_spec(f"lcnn.cli.{name}") is None:  # TEMP during integration
-            continue
         module = importlib.import_module(f"lcnn.cli.{name}")
         module.register(subparsers)
     return parser

@@ -4,6 +4,9 @@ Training follows the bucketing of the ASVspoof 2021 LFCC-LCNN-LSTM recipe: utter
 length, cut into buckets of similar length, batched inside each bucket and the batches shuffled.
 Evaluation keeps the input order window by window, which lets a scorer write results in input order
 while holding at most one window of results in memory.
+
+Under distributed data-parallel training every process builds the same list of batches from the
+shared seed and takes every ``num_replicas``-th batch, starting at its ``rank``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch.utils.data import Sampler
 
 __all__ = ["LengthBucketBatchSampler"]
@@ -36,6 +40,12 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     Every index appears in exactly one batch per epoch unless ``drop_last`` drops the last, smaller
     batch of each bucket.
 
+    With ``num_replicas > 1`` the batch list is extended by repeating its first batches until its
+    length is a multiple of ``num_replicas``, and process ``rank`` takes batches ``rank``,
+    ``rank + num_replicas``, ... So every process runs the same number of steps, and together they
+    cover every index. The padding adds at most ``num_replicas - 1`` repeated batches per epoch.
+    ``batch_size`` and ``max_batch_samples`` limit the batch of one process.
+
     Args:
         lengths: utterance lengths in samples, one per dataset index (for example from
             :func:`lcnn.data.audio_check.check_trials`).
@@ -47,9 +57,15 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             (or 2,000 when only ``max_batch_samples`` is set).
         window_size: int > 0, utterances per window when not shuffling; None sorts the whole list.
         drop_last: drop the last, incomplete batch of every bucket (training only).
+        num_replicas: int > 0, number of processes that share the batches. None takes the world
+            size of the default ``torch.distributed`` process group when it is initialised at
+            iteration time, and 1 otherwise.
+        rank: int in ``[0, num_replicas)``, this process's share. None takes the process rank in
+            the same way, or 0.
 
     Raises:
-        ValueError: neither limit is set, a limit or size is not positive, or a length is negative.
+        ValueError: neither limit is set, a limit or size is not positive, a length is negative, or
+            ``rank`` is outside ``[0, num_replicas)``.
     """
 
     def __init__(
@@ -63,6 +79,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         bucket_size: int | None = None,
         window_size: int | None = None,
         drop_last: bool = False,
+        num_replicas: int | None = None,
+        rank: int | None = None,
     ) -> None:
         if batch_size is None and max_batch_samples is None:
             raise ValueError("set batch_size, max_batch_samples or both; got neither.")
@@ -71,6 +89,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             ("max_batch_samples", max_batch_samples),
             ("bucket_size", bucket_size),
             ("window_size", window_size),
+            ("num_replicas", num_replicas),
         ):
             if value is not None and int(value) <= 0:
                 raise ValueError(f"{name} must be a positive integer or None, got {value}.")
@@ -85,6 +104,10 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         self.bucket_size = bucket_size or (50 * batch_size if batch_size else 2000)
         self.window_size = window_size
         self.drop_last = drop_last
+        if rank is not None and (int(rank) < 0 or (num_replicas is not None and int(rank) >= num_replicas)):
+            raise ValueError(f"rank must be in [0, num_replicas={num_replicas}), got {rank}.")
+        self.num_replicas = num_replicas
+        self.rank = rank
         self.epoch = 0
         self._cache_key: tuple[int, int] | None = None
         self._cache: list[list[int]] = []
@@ -94,11 +117,40 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         self.epoch = int(epoch)
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from self._batches()
+        yield from self._shard(self._batches())
 
     def __len__(self) -> int:
         # Under a sample limit the batch count depends on the shuffled order, so count real batches.
-        return len(self._batches())
+        return len(self._shard(self._batches()))
+
+    def replica(self) -> tuple[int, int]:
+        """Return ``(num_replicas, rank)`` in effect now, resolving unset values from ``torch.distributed``.
+
+        The values are resolved at each call rather than at construction, because loaders are
+        usually built before the trainer initialises the process group.
+
+        Raises:
+            ValueError: the resolved ``rank`` is outside ``[0, num_replicas)``.
+        """
+        initialised = dist.is_available() and dist.is_initialized()
+        num_replicas = self.num_replicas
+        if num_replicas is None:
+            num_replicas = dist.get_world_size() if initialised else 1
+        rank = self.rank
+        if rank is None:
+            rank = dist.get_rank() if initialised else 0
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, num_replicas={num_replicas}), got {rank}.")
+        return num_replicas, rank
+
+    def _shard(self, batches: list[list[int]]) -> list[list[int]]:
+        """Return this process's share of ``batches``, padded so that every process gets as many."""
+        num_replicas, rank = self.replica()
+        if num_replicas == 1 or not batches:
+            return batches
+        total = -(-len(batches) // num_replicas) * num_replicas
+        padded = [batches[i % len(batches)] for i in range(total)]
+        return padded[rank::num_replicas]
 
     def _batches(self) -> list[list[int]]:
         key = (self.epoch, self.seed)

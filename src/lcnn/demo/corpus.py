@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from lcnn.demo.readme import render_readme
+from lcnn.demo.metadata import ATTACK_IDS, build_metadata, render_readme
 from lcnn.demo.synthesis import ClipTask, run_tasks
 from lcnn.demo.vocoders import VOCODERS
 from lcnn.errors import ConfigError, DataError
-from lcnn.fileio import check_writable
+from lcnn.fileio import OutputExistsError, check_writable
 
 __all__ = [
     "ATTACK_IDS",
@@ -59,21 +59,19 @@ FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 
 # Accents per the FSDD metadata: george Greek, jackson and theo USA, lucas and yweweler German,
 # nicolas Belgian French. Train covers three of the four accents. Dev holds out the fourth, so
-# checkpoint selection sees an unfamiliar voice. Eval uses two new speakers whose accents train has
-# seen, so eval errors come from new speakers and the unseen vocoder rather than a new accent alone.
+# checkpoints are selected on an unfamiliar voice. Eval uses two new speakers with accents that train
+# covers, so eval errors come from new speakers and the unseen vocoder rather than a new accent alone.
 DEFAULT_SPEAKERS: dict[str, tuple[str, ...]] = {
     "train": ("george", "jackson", "lucas"),
     "dev": ("nicolas",),
     "eval": ("theo", "yweweler"),
 }
-# MLSA appears only in eval, as an unseen attack in the spirit of ASVspoof 2019 LA A07-A19.
+# MLSA appears only in eval: an unseen attack, as ASVspoof 2019 LA keeps most eval attacks out of training.
 DEFAULT_VOCODERS: dict[str, tuple[str, ...]] = {
     "train": ("world", "griffin_lim", "lpc"),
     "dev": ("world", "griffin_lim", "lpc"),
     "eval": ("world", "griffin_lim", "lpc", "mlsa"),
 }
-# Fixed attack ids, so that a vocoder keeps its id whichever subset a corpus uses.
-ATTACK_IDS: dict[str, str] = {"world": "V1", "griffin_lim": "V2", "lpc": "V3", "mlsa": "V4"}
 
 _FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)$")
 
@@ -151,8 +149,11 @@ def build_demo_corpus(
     """Build the demo corpus, or return the existing one when it was built with the same parameters.
 
     The corpus is written into a temporary folder beside ``out_dir`` and renamed to ``out_dir``
-    only when complete. The output depends only on the parameters and the source files, not on
-    ``workers``: every spoof draws its random numbers from ``seed`` and its utterance id.
+    only when complete. A build killed by a signal leaves that hidden ``.<name>.*.partial``
+    folder behind, and it is safe to delete. The output depends only on the parameters and the source files, not on
+    ``workers``: every spoof draws its random numbers from ``seed`` and its utterance id. With
+    ``workers`` > 1 the processes start with ``spawn``, so a script that calls this function must
+    keep its top-level code under ``if __name__ == "__main__":``.
 
     Args:
         fsdd_dir: the FSDD ``recordings`` folder with ``{digit}_{speaker}_{index}.wav`` files.
@@ -171,16 +172,16 @@ def build_demo_corpus(
         The corpus paths and counts; ``reused`` is True when an existing corpus was returned.
 
     Raises:
-        ConfigError: invalid splits, vocoder names, sample rate, limit or worker count.
-        DataError: ``fsdd_dir`` is missing, lacks a requested speaker, or its files have mixed
-            sample rates while ``sample_rate`` is None; or a cached corpus lacks audio files.
-        lcnn.fileio.OutputExistsError: ``out_dir`` exists with other parameters and ``force`` is
-            false.
+        ConfigError: invalid splits, vocoder names, sample rate, seed, limit or worker count.
+        DataError: ``fsdd_dir`` is missing or lacks a requested speaker. Also raised when its files
+            have mixed sample rates and ``sample_rate`` is None, or when a cached corpus lacks audio files.
+        lcnn.fileio.OutputExistsError: ``out_dir`` exists, is not a corpus with the same
+            parameters, and ``force`` is false.
     """
     fsdd_dir, out_dir = Path(fsdd_dir), Path(out_dir)
     speakers = _check_splits(speakers, "speakers")
     vocoders = _check_splits(vocoders, "vocoders")
-    _check_settings(speakers, vocoders, sample_rate, limit_per_speaker, workers)
+    _check_settings(speakers, vocoders, sample_rate, seed, limit_per_speaker, workers)
     clips = _list_clips(fsdd_dir, speakers, limit_per_speaker)
     source_rate, target_rate = _resolve_rates(clips, sample_rate)
 
@@ -195,11 +196,18 @@ def build_demo_corpus(
         "source_bytes": sum(path.stat().st_size for items in clips.values() for *_, path in items),
     }
     existing = _read_metadata(out_dir) if out_dir.is_dir() else None
-    if existing is not None and not force and existing.get("parameters") == parameters:
-        info = read_corpus_info(out_dir, reused=True)
-        _check_complete(info)
-        logger.info("reusing demo corpus %s, built with the same parameters", out_dir)
-        return info
+    if existing is not None and not force:
+        previous = existing.get("parameters") or {}
+        changed = [key for key in parameters if previous.get(key) != parameters[key]]
+        if not changed:
+            info = read_corpus_info(out_dir, reused=True)
+            _check_complete(info)
+            logger.info("reusing demo corpus %s, built with the same parameters", out_dir)
+            return info
+        raise OutputExistsError(
+            f"{out_dir} contains a demo corpus built with other {', '.join(changed)}; "
+            "pass --force (force=True) to rebuild it or choose another folder"
+        )
     check_writable(out_dir, force=force)
 
     tasks, protocols = _plan(clips, speakers, vocoders, target_rate, seed)
@@ -209,13 +217,12 @@ def build_demo_corpus(
         started = time.perf_counter()
         (staging / "audio").mkdir()
         (staging / "protocols").mkdir()
-        logger.info(
-            "synthesising %d clips into %s with %d worker(s)", sum(1 + len(task.spoofs) for task in tasks), out_dir, workers
-        )
+        n_files = sum(1 + len(task.spoofs) for task in tasks)
+        logger.info("writing %d audio files for %s with %d worker(s)", n_files, out_dir, workers)
         lengths = run_tasks(tasks, staging / "audio", workers=workers)
         seconds = time.perf_counter() - started
 
-        meta = _metadata(parameters, fsdd_dir, source_rate, protocols, lengths, seconds, workers)
+        meta = build_metadata(parameters, fsdd_dir, source_rate, protocols, lengths, seconds, workers)
         for split, lines in protocols.items():
             (staging / "protocols" / f"{split}.txt").write_text("".join(f"{' '.join(line)}\n" for line in lines))
         (staging / "corpus.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -245,6 +252,7 @@ def _check_settings(
     speakers: dict[str, list[str]],
     vocoders: dict[str, list[str]],
     sample_rate: int | None,
+    seed: int,
     limit_per_speaker: int | None,
     workers: int,
 ) -> None:
@@ -270,6 +278,8 @@ def _check_settings(
         raise ConfigError(f"sample_rate must be None or an integer >= 8000 Hz, got {sample_rate!r}")
     if limit_per_speaker is not None and (not isinstance(limit_per_speaker, int) or limit_per_speaker < 1):
         raise ConfigError(f"limit_per_speaker must be None or an integer >= 1, got {limit_per_speaker!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
 
@@ -286,15 +296,15 @@ def _list_clips(
         if match:
             digit, speaker, index = match.groups()
             found.setdefault(speaker, []).append((int(digit), int(index), path))
-    wanted = [speaker for split in SPLITS for speaker in speakers[split]]
-    missing = [speaker for speaker in wanted if speaker not in found]
+    requested = [speaker for split in SPLITS for speaker in speakers[split]]
+    missing = [speaker for speaker in requested if speaker not in found]
     if missing:
         raise DataError(
             f"speaker(s) {missing} have no {{digit}}_{{speaker}}_{{index}}.wav file in {fsdd_dir}; "
             f"speakers found: {sorted(found)}"
         )
     clips = {}
-    for speaker in wanted:
+    for speaker in requested:
         items = sorted(found[speaker], key=lambda item: (item[1], item[0]))
         clips[speaker] = items[:limit_per_speaker] if limit_per_speaker is not None else items
     return clips
@@ -343,52 +353,6 @@ def _plan(
 def _clip_seed(seed: int, utterance_id: str) -> tuple[int, int]:
     """Seed of one spoof: stable across processes, unlike ``hash`` of a string."""
     return (seed, zlib.crc32(utterance_id.encode("utf-8")))
-
-
-def _metadata(
-    parameters: dict,
-    fsdd_dir: Path,
-    source_rate: int,
-    protocols: dict[str, list[tuple[str, ...]]],
-    lengths: dict[str, int],
-    build_seconds: float,
-    workers: int,
-) -> dict:
-    """Collect the contents of ``corpus.json``."""
-    sample_rate = parameters["sample_rate"]
-    used = sorted({ATTACK_IDS[name] for names in parameters["vocoders"].values() for name in names})
-    train_attacks = {ATTACK_IDS[name] for name in parameters["vocoders"]["train"]}
-    vocoder_names = {attack: name for name, attack in ATTACK_IDS.items()}
-    entries = {}
-    for split, lines in protocols.items():
-        counts = {"bonafide": sum(line[4] == "bonafide" for line in lines), "spoof": sum(line[4] == "spoof" for line in lines)}
-        for line in lines:
-            if line[3] != "-":
-                counts[line[3]] = counts.get(line[3], 0) + 1
-        entries[split] = {
-            "protocol": f"protocols/{split}.txt",
-            "speakers": parameters["speakers"][split],
-            "attacks": sorted(ATTACK_IDS[name] for name in parameters["vocoders"][split]),
-            "counts": counts,
-            "seconds": round(sum(lengths[line[1]] for line in lines) / sample_rate, 1),
-        }
-    return {
-        "name": "lcnn demo corpus (FSDD + classic vocoders)",
-        "sample_rate": sample_rate,
-        "seed": parameters["seed"],
-        "parameters": parameters,
-        "source": {
-            "dataset": "Free Spoken Digit Dataset (Jakobovski/free-spoken-digit-dataset)",
-            "licence": "CC BY-SA 4.0",
-            "path": str(fsdd_dir.resolve()),
-            "sample_rate": source_rate,
-        },
-        "attacks": {
-            attack: {"vocoder": vocoder_names[attack], "seen_in_train": attack in train_attacks} for attack in used
-        },
-        "protocols": entries,
-        "build": {"seconds": round(build_seconds, 1), "workers": workers},
-    }
 
 
 def _read_metadata(root: Path) -> dict | None:

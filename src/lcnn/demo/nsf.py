@@ -1,9 +1,9 @@
 """Add neural source-filter (NSF) vocoder spoofs to a demo corpus as an extra eval-only attack.
 
-The NSF files are CMU ARCTIC sentences re-synthesised by four NSF variants (X. Wang et al., IEEE/ACM
-TASLP 2020), named ``<variant>__<speaker>_arctic_<sentence>.wav``. They become attack ``NSF`` in
-``protocols/eval_nsf.txt``, next to the bona fide trials of the eval split and any extra real
-recordings passed in.
+The NSF files are CMU ARCTIC sentences re-synthesised by four variants of the neural source-filter
+model of X. Wang et al. (IEEE/ACM TASLP 2020), named ``<variant>__<speaker>_arctic_<sentence>.wav``.
+They become attack ``NSF`` in ``protocols/eval_nsf.txt``, next to the bona fide trials of the eval
+split and any extra real recordings passed in.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import soundfile as sf
 import soxr
 
 from lcnn.demo.corpus import CorpusInfo, read_corpus_info
-from lcnn.demo.readme import render_readme
+from lcnn.demo.metadata import render_readme
 from lcnn.errors import AudioError, DataError
 from lcnn.fileio import atomic_write, check_writable
 
@@ -62,7 +62,8 @@ def add_nsf_attack(
         The corpus information, with ``eval_nsf_protocol`` set.
 
     Raises:
-        DataError: the corpus or ``nsf_dir`` is missing, or ``nsf_dir`` has no matching WAV file.
+        DataError: the corpus or ``nsf_dir`` is missing, ``nsf_dir`` has no matching WAV file, or a
+            name in ``real_files`` contains whitespace.
         AudioError: an input file cannot be read or is empty.
         lcnn.fileio.OutputExistsError: ``eval_nsf.txt`` exists and ``force`` is false.
     """
@@ -79,6 +80,8 @@ def add_nsf_attack(
     lines = [line for line in _read_lines(info.eval_protocol) if line[4] == "bonafide"]
     for path in real_files:
         path = Path(path)
+        if any(character.isspace() for character in path.stem):
+            raise DataError(f"{path}: a file name with whitespace cannot be a protocol utterance id; rename the file")
         stem = path.stem if path.stem.startswith("real_") else f"real_{path.stem}"
         _write_resampled(path, info.audio_dir / f"{stem}.wav", info.sample_rate)
         lines.append(("unknown", stem, "-", "-", "bonafide"))

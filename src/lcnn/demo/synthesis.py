@@ -42,7 +42,7 @@ class ClipTask:
 def synthesise_clip(task: ClipTask, audio_dir: str | os.PathLike) -> dict[str, int]:
     """Write the bona fide copy and the spoofs of one clip as 16-bit WAV files.
 
-    Without resampling, the bona fide file holds the source samples unchanged.
+    Without resampling, the bona fide file contains the source samples unchanged.
 
     Returns:
         Number of samples per written utterance id.

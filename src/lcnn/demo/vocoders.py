@@ -3,7 +3,7 @@
 Each vocoder analyses a waveform into parameters (spectral envelope, pitch, magnitude spectrogram)
 and synthesises a new waveform from them, as the copy-synthesis spoofs of ASVspoof 2019 LA do.
 Every function has the signature ``vocode_<name>(waveform, sample_rate, rng) -> waveform`` with a
-float64 waveform in [-1, 1], returns the same number of samples, and scales the output so that its
+float64 waveform in [-1, 1] of at least 50 ms, returns the same number of samples, and scales the output so that its
 peak equals the peak of the input. For a given input and generator state the output is
 deterministic.
 
@@ -15,12 +15,13 @@ Vocoders:
         Trans. ASSP 1984.
     ``lpc``: frame-wise all-pole (LPC) filter excited by a pulse train or white noise, the
         classic LPC-10 style source-filter vocoder.
-    ``mlsa``: mel-cepstrum and SWIPE' pitch with a Mel Log Spectrum Approximation filter,
-        S. Imai, 1983, through ``pysptk``.
+    ``mlsa``: mel-cepstrum and pitch with a Mel Log Spectrum Approximation filter, S. Imai,
+        ICASSP 1983, through ``pysptk``.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Callable
 
@@ -28,6 +29,8 @@ import numpy as np
 import scipy.linalg
 import scipy.signal
 import soxr
+
+from lcnn.errors import ConfigError
 
 __all__ = [
     "VOCODERS",
@@ -47,7 +50,7 @@ def _import_optional(name: str):
     """Import ``pyworld`` or ``pysptk``, naming the extra that installs it when it is missing."""
     try:
         with warnings.catch_warnings():
-            # pyworld 0.3.x imports pkg_resources, which setuptools >= 67 marks as deprecated.
+            # pyworld 0.3.x imports pkg_resources, and setuptools 80 warns that it is deprecated.
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
             return __import__(name)
     except ImportError as error:
@@ -64,6 +67,12 @@ def _check_waveform(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
         raise ValueError("waveform contains NaN or Inf values")
     if sample_rate < 4000:
         raise ValueError(f"sample_rate must be at least 4000 Hz, got {sample_rate}")
+    # 50 ms gives every vocoder at least one full analysis frame and the pitch median filter 5 frames.
+    min_samples = int(np.ceil(0.05 * sample_rate))
+    if len(waveform) < min_samples:
+        raise ValueError(
+            f"waveform must be at least 50 ms long ({min_samples} samples at {sample_rate} Hz), got {len(waveform)} samples"
+        )
     return np.ascontiguousarray(waveform, dtype=np.float64)
 
 
@@ -272,6 +281,12 @@ def vocode_lpc(
     return _match_peak(output[frame_length // 2 :], x)
 
 
+@functools.lru_cache(maxsize=8)
+def _mcep_alpha(sample_rate: int) -> float:
+    """Return the all-pass constant that approximates the mel scale; pysptk searches for it in about 35 ms."""
+    return _import_optional("pysptk").util.mcepalpha(sample_rate)
+
+
 def vocode_mlsa(
     waveform: np.ndarray, sample_rate: int, rng: np.random.Generator, *, order: int = 20
 ) -> np.ndarray:
@@ -279,7 +294,8 @@ def vocode_mlsa(
 
     Mel-cepstra of ``order`` come from Blackman-windowed 32 ms frames every 5 ms with the
     frequency-warping ``alpha`` that ``pysptk.util.mcepalpha`` gives for the sample rate. F0 comes
-    from SWIPE'. The excitation is a pulse train in voiced frames and white noise from ``rng``.
+    from DIO + StoneMask (pyworld). The excitation is a pulse train in voiced frames and white
+    noise from ``rng``.
 
     Args:
         waveform: float64 array ``(samples,)`` in [-1, 1].
@@ -293,7 +309,7 @@ def vocode_mlsa(
 
     Raises:
         ValueError: the waveform is not one-dimensional or not finite, or ``order`` < 2.
-        ImportError: ``pysptk`` is not installed.
+        ImportError: ``pysptk`` or ``pyworld`` is not installed.
     """
     if order < 2:
         raise ValueError(f"order must be >= 2, got {order}")
@@ -303,12 +319,16 @@ def vocode_mlsa(
     x = _check_waveform(waveform, sample_rate)
     hop_length = int(round(0.005 * sample_rate))
     frame_length = 2 ** int(np.round(np.log2(0.032 * sample_rate)))
-    alpha = pysptk.util.mcepalpha(sample_rate)
+    alpha = _mcep_alpha(sample_rate)
 
     dithered = x + 1e-5 * rng.standard_normal(len(x))
     frames = _frame(dithered, frame_length, hop_length) * np.blackman(frame_length)
     mcep = pysptk.mcep(frames, order=order, alpha=alpha, etype=1, eps=1e-10)
-    f0 = pysptk.swipe(dithered, sample_rate, hop_length, min=F0_MIN, max=F0_MAX, otype="f0")
+    # NOTE: pysptk 1.0.1 swipe and rapt return different F0 tracks for identical calls, which would
+    # make the corpus irreproducible, so F0 comes from WORLD's DIO + StoneMask on the same 5 ms grid.
+    pyworld = _import_optional("pyworld")
+    f0, times = pyworld.dio(dithered, sample_rate, f0_floor=F0_MIN, f0_ceil=F0_MAX, frame_period=5.0)
+    f0 = pyworld.stonemask(dithered, f0, times, sample_rate)
     n_frames = min(len(mcep), len(f0))
     mcep, f0 = mcep[:n_frames], f0[:n_frames]
 
@@ -331,10 +351,10 @@ def vocode(name: str, waveform: np.ndarray, sample_rate: int, rng: np.random.Gen
     """Run the vocoder registered as ``name``.
 
     Raises:
-        KeyError: ``name`` is not in :data:`VOCODERS`; the message lists the known names.
+        ConfigError: ``name`` is not in :data:`VOCODERS`; the message lists the known names.
     """
     try:
         function = VOCODERS[name]
     except KeyError:
-        raise KeyError(f"unknown vocoder {name!r}; known vocoders: {', '.join(VOCODERS)}") from None
+        raise ConfigError(f"unknown vocoder {name!r}; known vocoders: {', '.join(VOCODERS)}") from None
     return function(waveform, sample_rate, rng)

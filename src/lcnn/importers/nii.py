@@ -49,7 +49,9 @@ FILTERBANK_KEY = "m_frontend.0.lfcc_fb"
 DCT_KEY = "m_frontend.0.l_dct.weight"
 TRANSFORM_PREFIX = "m_transform.0."
 NORMALISATION_KEYS = {"input_mean": 0.0, "input_std": 1.0, "output_mean": 0.0, "output_std": 1.0}
-LSTM_KEY = re.compile(r"m_before_pooling\.0\.(\d+)\.l_blstm\.(weight_ih|weight_hh|bias_ih|bias_hh)_l0(_reverse)?")
+LSTM_KEY = re.compile(
+    r"m_before_pooling\.0\.(\d+)\.l_blstm\.(weight_ih|weight_hh|bias_ih|bias_hh)_l0(_reverse)?"
+)
 OUTPUT_KEY = re.compile(r"m_output_act\.0\.(weight|bias)")
 BN_PARAMETERS = ("running_mean", "running_var", "num_batches_tracked")
 # Largest difference allowed between the file's filterbank and a preset's rebuilt one.
@@ -102,7 +104,9 @@ def _lstm_shape(state_dict: Mapping[str, torch.Tensor]) -> tuple[int, int]:
     return int(hidden.shape[1]), max(layers) + 1
 
 
-def convert_nii_state_dict(state_dict: Mapping[str, torch.Tensor]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def convert_nii_state_dict(
+    state_dict: Mapping[str, torch.Tensor],
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Convert an NII LFCC-LCNN-LSTM state dict to an lcnn spec and Countermeasure state dict.
 
     Returns:
@@ -136,19 +140,21 @@ def convert_nii_state_dict(state_dict: Mapping[str, torch.Tensor]) -> tuple[dict
     for key, expected in NORMALISATION_KEYS.items():
         if key in state_dict:
             used.add(key)
-            if not torch.allclose(state_dict[key].float(), torch.full_like(state_dict[key].float(), expected)):
+            value = state_dict[key].float()
+            if not torch.allclose(value, torch.full_like(value, expected)):
                 raise CheckpointError(
                     f"{key} is {state_dict[key].tolist()}, expected {expected}: the model normalises its "
                     "input or output, which the import does not support."
                 )
 
     source_convs, source_norms = _transform_layers(state_dict)
-    target_convs = [f"backbone.stack.layers.{j}.conv" for j, m in enumerate(model.backbone.stack.layers) if isinstance(m, MFMConv2d)]
-    target_norms = [f"backbone.stack.layers.{j}" for j, m in enumerate(model.backbone.stack.layers) if isinstance(m, nn.BatchNorm2d)]
+    layers = list(model.backbone.stack.layers)
+    target_convs = [f"backbone.stack.layers.{j}.conv" for j, m in enumerate(layers) if isinstance(m, MFMConv2d)]
+    target_norms = [f"backbone.stack.layers.{j}" for j, m in enumerate(layers) if isinstance(m, nn.BatchNorm2d)]
     if len(source_convs) != len(target_convs) or len(source_norms) != len(target_norms):
         raise CheckpointError(
-            f"the file's m_transform has {len(source_convs)} convolutions and {len(source_norms)} batch norms; "
-            f"the LCNN stack has {len(target_convs)} and {len(target_norms)}."
+            f"the file's m_transform has {len(source_convs)} convolutions and {len(source_norms)} batch "
+            f"norms, but the LCNN stack has {len(target_convs)} and {len(target_norms)}."
         )
     for index, target in zip(source_convs, target_convs):
         for parameter in ("weight", "bias"):
@@ -156,8 +162,10 @@ def convert_nii_state_dict(state_dict: Mapping[str, torch.Tensor]) -> tuple[dict
             if key in state_dict:
                 used.add(key)
                 value = state_dict[key]
-                # NII maps are (batch, 1, frames, freq); lcnn maps are (batch, 1, freq, frames).
-                converted[f"{target}.{parameter}"] = value.transpose(2, 3).contiguous() if value.dim() == 4 else value
+                if value.dim() == 4:
+                    # NII maps are (batch, 1, frames, freq) and lcnn maps are (batch, 1, freq, frames).
+                    value = value.transpose(2, 3).contiguous()
+                converted[f"{target}.{parameter}"] = value
     for index, target in zip(source_norms, target_norms):
         for parameter in BN_PARAMETERS:
             key = f"{TRANSFORM_PREFIX}{index}.{parameter}"
@@ -199,7 +207,9 @@ def load_nii_countermeasure(path: str | os.PathLike) -> Countermeasure:
     """
     state_dict = load_checkpoint_file(path, map_location="cpu")
     if not all(isinstance(value, torch.Tensor) for value in state_dict.values()):
-        raise CheckpointError(f"{path} is not a plain state dict of tensors; is it already an lcnn checkpoint?")
+        raise CheckpointError(
+            f"{path} is not a plain state dict of tensors; if it is an lcnn checkpoint, use it directly."
+        )
     try:
         spec, converted = convert_nii_state_dict(state_dict)
     except CheckpointError as error:

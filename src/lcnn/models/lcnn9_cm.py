@@ -94,7 +94,7 @@ class LCNN9Countermeasure(nn.Module):
             ValueError: if the feature size differs from ``n_features`` or ``lengths`` is invalid.
         """
         check_feature_size(features, self.n_features)
-        lengths = check_frame_lengths(lengths, features.shape[0], features.shape[-1])
+        lengths = check_frame_lengths(lengths, features.shape[0], features.shape[-1], device=features.device)
         x, lengths = run_stack(self.stack, features, lengths)
         frames = self.frame_dense(stack_to_sequence(x))
         if self.pooling == "mean":

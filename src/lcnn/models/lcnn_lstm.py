@@ -111,7 +111,7 @@ class LCNNLSTM(nn.Module):
             ValueError: if the feature size differs from ``n_features`` or ``lengths`` is invalid.
         """
         check_feature_size(features, self.n_features)
-        lengths = check_frame_lengths(lengths, features.shape[0], features.shape[-1])
+        lengths = check_frame_lengths(lengths, features.shape[0], features.shape[-1], device=features.device)
         x, lengths = run_stack(self.stack, features, lengths)
         sequence = self.projection(stack_to_sequence(self.dropout(x)))
         if lengths is None:

@@ -2,7 +2,7 @@
 
 A padded batch contains utterances of different lengths, zero-padded to the longest along the frame
 axis. To give each utterance the result it would get alone, :func:`run_stack_masked` zeroes the
-padded frames after every layer of the stack. A 'same'-padded convolution then sees zeros past the
+padded frames after every layer of the stack. A 'same'-padded convolution then reads zeros past the
 last valid frame, exactly as the zero padding of an utterance scored on its own, and a floor 2x2
 pooling keeps only windows made of valid frames. The frame lengths follow the poolings.
 """
@@ -25,13 +25,16 @@ __all__ = [
 ]
 
 
-def check_frame_lengths(lengths: torch.Tensor | None, batch: int, frames: int) -> torch.Tensor | None:
+def check_frame_lengths(
+    lengths: torch.Tensor | None, batch: int, frames: int, *, device: torch.device | None = None
+) -> torch.Tensor | None:
     """Validate per-utterance frame counts and drop them when no utterance is padded.
 
     Args:
         lengths: ``(batch,)`` integer frame counts, or ``None``.
         batch: batch size of the features.
         frames: frame count of the padded features.
+        device: device of the features; the returned lengths are moved there.
 
     Returns:
         ``lengths`` as a long tensor, or ``None`` when it is ``None`` or every length equals ``frames``
@@ -57,7 +60,7 @@ def check_frame_lengths(lengths: torch.Tensor | None, batch: int, frames: int) -
         )
     if shortest == frames:
         return None
-    return lengths
+    return lengths if device is None else lengths.to(device)
 
 
 def frame_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
@@ -80,7 +83,7 @@ def _zero_padded_frames(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 def run_stack_masked(
     stack: LCNN9Stack, features: torch.Tensor, lengths: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run ``stack`` over a padded batch so that each utterance sees only its own frames.
+    """Run ``stack`` over a padded batch so that each utterance's result depends only on its own frames.
 
     Args:
         stack: the LCNN-9 convolution stack.
@@ -125,7 +128,10 @@ def stack_to_sequence(x: torch.Tensor) -> torch.Tensor:
 
 
 def masked_mean(sequence: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Average ``(B, T, D)`` over the valid time steps, giving ``(B, D)``; all steps when ``lengths`` is ``None``."""
+    """Average ``(B, T, D)`` over the valid time steps, giving ``(B, D)``.
+
+    Every step counts when ``lengths`` is ``None``.
+    """
     if lengths is None:
         return sequence.mean(dim=1)
     mask = frame_mask(lengths, sequence.shape[1]).unsqueeze(-1).to(sequence.dtype)

@@ -35,8 +35,9 @@ class EpochCSVLog(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.perf_counter()
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+    # Train-epoch end comes after the epoch's validation and its module hooks, so every metric is final.
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
             return
         row = {"epoch": trainer.current_epoch + 1}
         row["seconds"] = round(time.perf_counter() - getattr(self, "_started", time.perf_counter()), 2)
@@ -58,8 +59,9 @@ class EpochLogger(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.perf_counter()
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+    # Train-epoch end comes after the epoch's validation and its module hooks, so every metric is final.
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
             return
         metrics = epoch_metrics(trainer)
         shown = " ".join(f"{key}={value:.4f}" for key, value in sorted(metrics.items()))

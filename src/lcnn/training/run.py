@@ -26,7 +26,7 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-from lcnn.config import Config, config_from_dict, config_to_dict
+from lcnn.config import Config, TrainConfig, config_from_dict, config_to_dict
 from lcnn.errors import CheckpointError, ConfigError
 from lcnn.fileio import OutputExistsError, atomic_write
 from lcnn.training.callbacks import EpochCSVLog, EpochLogger
@@ -114,6 +114,46 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
 
 
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true")
+
+# Environment variables in which launchers pass a process its rank: torchrun sets RANK, SLURM's srun
+# sets SLURM_PROCID, and Lightning's own launcher starts the extra processes with LOCAL_RANK and NODE_RANK.
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")
+
+
+def _is_launched_secondary() -> bool:
+    """Return whether a launcher started this process as other than global rank 0.
+
+    The trainer does not exist yet when the run folder is prepared, so the environment is the only
+    source of the rank at that point.
+    """
+    return any(os.environ.get(name, "0") not in ("", "0") for name in _RANK_VARIABLES)
+
+
+def _trainer_precision(train: TrainConfig) -> str:
+    """Return the Trainer precision for ``train``: the configured one, or "32-true" for mixed precision on a CPU.
+
+    Raises:
+        ConfigError: ``train.precision`` is not one of :data:`PRECISIONS`.
+    """
+    precision = train.precision
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"train.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}; "
+            f"use 16-mixed or bf16-mixed for mixed precision on GPUs."
+        )
+    on_cpu = train.accelerator == "cpu" or (train.accelerator == "auto" and not torch.cuda.is_available())
+    if precision.endswith("-mixed") and on_cpu:
+        logger.warning(
+            "train.precision=%s needs a GPU but this run uses the CPU (train.accelerator=%s); "
+            "training in 32-true instead",
+            precision,
+            train.accelerator,
+        )
+        return "32-true"
+    return precision
+
+
 def _make_trainer(config: Config, out: Path, parts: TaskParts, *, max_epochs: int) -> pl.Trainer:
     checkpoint = ModelCheckpoint(
         dirpath=out / "checkpoints",
@@ -137,7 +177,11 @@ def _make_trainer(config: Config, out: Path, parts: TaskParts, *, max_epochs: in
         devices=config.train.devices,
         num_nodes=config.train.num_nodes,
         strategy=config.train.strategy,
-        precision=config.train.precision,
+        precision=_trainer_precision(config.train),
+        sync_batchnorm=config.train.sync_batchnorm,
+        # LengthBucketBatchSampler shards the audio batches itself; image loaders use Lightning's
+        # DistributedSampler.
+        use_distributed_sampler=config.task == "image",
         gradient_clip_val=config.train.gradient_clip,
         log_every_n_steps=max(1, min(config.train.log_every_n_steps, _steps_per_epoch(parts))),
         logger=False,
@@ -166,7 +210,12 @@ def train(config: Config, out: str | Path, *, resume: bool = False, force: bool 
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     _quiet_lightning()
-    ckpt_path = _prepare_run_dir(out, config, resume=resume, force=force)
+    if _is_launched_secondary():
+        # Global rank 0 prepares the folder; the other processes only write through the trainer,
+        # which limits writing to rank 0.
+        ckpt_path = str(out / "checkpoints" / "last.ckpt") if resume else None
+    else:
+        ckpt_path = _prepare_run_dir(out, config, resume=resume, force=force)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     parts = build_task(config)
     trainer = _make_trainer(config, out, parts, max_epochs=config.train.max_epochs)

@@ -1,16 +1,67 @@
-"""README.md of a demo corpus, rendered from the contents of its ``corpus.json``."""
+"""Contents of ``corpus.json`` and ``README.md`` of a demo corpus."""
 
 from __future__ import annotations
 
-__all__ = ["VOCODER_DESCRIPTIONS", "render_readme"]
+from pathlib import Path
+
+__all__ = ["ATTACK_IDS", "VOCODER_DESCRIPTIONS", "build_metadata", "render_readme"]
+
+# Fixed attack ids, so that a vocoder keeps its id whichever subset a corpus uses.
+ATTACK_IDS: dict[str, str] = {"world": "V1", "griffin_lim": "V2", "lpc": "V3", "mlsa": "V4"}
 
 VOCODER_DESCRIPTIONS = {
     "world": "WORLD analysis/synthesis (DIO + StoneMask F0, CheapTrick envelope, D4C aperiodicity), via pyworld",
     "griffin_lim": "Griffin-Lim phase reconstruction from the STFT magnitude, 32 iterations",
     "lpc": "order-12 LPC all-pole filter per 20 ms frame, pulse-train or noise excitation, overlap-add",
-    "mlsa": "mel-cepstrum (order 20) and SWIPE' F0 with an MLSA filter, via pysptk",
+    "mlsa": "mel-cepstrum (order 20) with an MLSA filter via pysptk, DIO + StoneMask F0",
     "nsf": "neural source-filter vocoders (cyc-noise-nsf-4, hn-nsf, hn-sinc-nsf-9, hn-sinc-nsf-10)",
 }
+
+
+def build_metadata(
+    parameters: dict,
+    fsdd_dir: Path,
+    source_rate: int,
+    protocols: dict[str, list[tuple[str, ...]]],
+    lengths: dict[str, int],
+    build_seconds: float,
+    workers: int,
+) -> dict:
+    """Collect the contents of ``corpus.json``."""
+    sample_rate = parameters["sample_rate"]
+    used = sorted({ATTACK_IDS[name] for names in parameters["vocoders"].values() for name in names})
+    train_attacks = {ATTACK_IDS[name] for name in parameters["vocoders"]["train"]}
+    vocoder_names = {attack: name for name, attack in ATTACK_IDS.items()}
+    entries = {}
+    for split, lines in protocols.items():
+        counts = {"bonafide": sum(line[4] == "bonafide" for line in lines), "spoof": sum(line[4] == "spoof" for line in lines)}
+        for line in lines:
+            if line[3] != "-":
+                counts[line[3]] = counts.get(line[3], 0) + 1
+        entries[split] = {
+            "protocol": f"protocols/{split}.txt",
+            "speakers": parameters["speakers"][split],
+            "attacks": sorted(ATTACK_IDS[name] for name in parameters["vocoders"][split]),
+            "counts": counts,
+            "seconds": round(sum(lengths[line[1]] for line in lines) / sample_rate, 1),
+        }
+    return {
+        "name": "lcnn demo corpus (FSDD + classic vocoders)",
+        "sample_rate": sample_rate,
+        "seed": parameters["seed"],
+        "parameters": parameters,
+        "source": {
+            "dataset": "Free Spoken Digit Dataset (Jakobovski/free-spoken-digit-dataset)",
+            "licence": "CC BY-SA 4.0",
+            "path": str(fsdd_dir.resolve()),
+            "sample_rate": source_rate,
+        },
+        "attacks": {
+            attack: {"vocoder": vocoder_names[attack], "seen_in_train": attack in train_attacks} for attack in used
+        },
+        "protocols": entries,
+        "build": {"seconds": round(build_seconds, 1), "workers": workers},
+    }
 
 
 def render_readme(meta: dict) -> str:
