@@ -234,9 +234,9 @@ def main() -> int:
 
         for count in args.memory_files:
             folder = temp / f"memory_{count}"
-            make_memory_inputs(folder, audio_dir, count)
+            disk_seconds = make_memory_inputs(folder, audio_dir, count)
             run = run_score(models[("LFCC-LCNN-LSTM", "PyTorch")], folder, temp / "memory.txt", args, crop=args.memory_crop)
-            run.update(model="LFCC-LCNN-LSTM", kind="PyTorch", files=count)
+            run.update(model="LFCC-LCNN-LSTM", kind="PyTorch", files=count, input_audio_seconds=disk_seconds)
             results["memory"].append(run)
             print(f"{count:6d} files: peak RSS {run['peak_rss_mib']:.0f} MiB, {run['wall_seconds']:.1f} s", flush=True)
 

@@ -125,7 +125,8 @@ class TrainConfig:
     strategy: str = "auto"
     # "16-mixed" or "bf16-mixed" turn on automatic mixed precision on GPUs; CPU runs use "32-true".
     precision: str = "32-true"
-    # Batch-norm statistics over the batches of all processes (SyncBatchNorm) in multi-device runs.
+    # Batch-norm statistics over the batches of all processes (SyncBatchNorm) in multi-GPU runs;
+    # PyTorch's SyncBatchNorm rejects CPU tensors, so CPU runs turn it off with a warning.
     sync_batchnorm: bool = False
     gradient_clip: float | None = None
     log_every_n_steps: int = 50

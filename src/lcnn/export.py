@@ -206,7 +206,8 @@ def export_onnx(
     example = 0.1 * torch.randn(2, 2 * model.sample_rate, generator=torch.Generator().manual_seed(1))
     buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings():
+        # No autograd while tracing, so that layers with custom autograd functions take their plain path.
+        with warnings.catch_warnings(), torch.no_grad():
             # Tracer and deprecation warnings are expected here, and the verification below catches a bad trace.
             warnings.simplefilter("ignore")
             # NOTE: the TorchScript-based exporter (dynamo=False) is used because the dynamo exporter of
@@ -261,7 +262,7 @@ def export_torchscript(
     waveforms = _test_waveforms(model, verify_waveforms)
     example = 0.1 * torch.randn(2, 2 * model.sample_rate, generator=torch.Generator().manual_seed(1))
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             traced = torch.jit.trace(module, (example,), check_trace=False)
     except RuntimeError as error:

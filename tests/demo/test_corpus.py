@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -32,11 +31,7 @@ EXPECTED_LINES = {"train": 3 * LIMIT * 4, "dev": 1 * LIMIT * 4, "eval": 2 * LIMI
 SMALL_SPLITS = {"train": ["george"], "dev": ["nicolas"], "eval": ["theo"]}
 
 
-def data_path(*parts: str) -> Path:
-    root = os.environ.get("LCNN_DATA_DIR")
-    if not root:
-        pytest.skip("LCNN_DATA_DIR is not set, so the demo source data cannot be found")
-    path = Path(root).joinpath(*parts)
+def existing(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found")
     return path
@@ -47,8 +42,8 @@ def read_protocol(path: Path) -> list[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def fsdd_dir() -> Path:
-    return data_path("speech", "fsdd", "recordings")
+def fsdd_dir(data_dir: Path) -> Path:
+    return existing(data_dir / "speech" / "fsdd" / "recordings")
 
 
 @pytest.fixture(scope="module")
@@ -224,9 +219,9 @@ def test_no_unseen_attack_warns(corpus, fsdd_dir: Path) -> None:
             build_demo_corpus(fsdd_dir, corpus.root, vocoders=same_everywhere, limit_per_speaker=LIMIT)
 
 
-def test_add_nsf_attack(corpus, fsdd_dir: Path, tmp_path: Path) -> None:
-    nsf_dir = data_path("speech", "nsf_vocoded")
-    real_files = sorted(data_path("speech", "nii_wave_replacement_example").glob("real_*.flac"))
+def test_add_nsf_attack(corpus, fsdd_dir: Path, data_dir: Path, tmp_path: Path) -> None:
+    nsf_dir = existing(data_dir / "speech" / "nsf_vocoded")
+    real_files = sorted(existing(data_dir / "speech" / "nii_wave_replacement_example").glob("real_*.flac"))
     copy = tmp_path / "corpus"
     shutil.copytree(corpus.root, copy)
 
@@ -256,14 +251,14 @@ def test_add_nsf_attack(corpus, fsdd_dir: Path, tmp_path: Path) -> None:
     assert cached.eval_nsf_protocol == info.eval_nsf_protocol
 
 
-def test_add_nsf_attack_bad_inputs(corpus, tmp_path: Path) -> None:
+def test_add_nsf_attack_bad_inputs(corpus, data_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="corpus.json not found; build the corpus first"):
         add_nsf_attack(tmp_path, tmp_path)
     with pytest.raises(DataError, match="NSF folder .*missing not found"):
         add_nsf_attack(corpus.root, tmp_path / "missing")
     with pytest.raises(DataError, match="no <variant>__<speaker>_arctic_<sentence>.wav file found"):
         add_nsf_attack(corpus.root, tmp_path)
-    nsf_dir = data_path("speech", "nsf_vocoded")
+    nsf_dir = existing(data_dir / "speech" / "nsf_vocoded")
     with pytest.raises(DataError, match="whitespace cannot be a protocol utterance id"):
         add_nsf_attack(corpus.root, nsf_dir, real_files=[tmp_path / "my take.wav"])
     assert not (corpus.root / "protocols" / "eval_nsf.txt").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -62,11 +61,8 @@ def envelope_correlation(reference: np.ndarray, other: np.ndarray, sample_rate: 
 
 
 @pytest.fixture(scope="module")
-def fsdd_dir() -> Path:
-    root = os.environ.get("LCNN_DATA_DIR")
-    if not root:
-        pytest.skip("LCNN_DATA_DIR is not set, so the FSDD recordings cannot be found")
-    path = Path(root) / "speech" / "fsdd" / "recordings"
+def fsdd_dir(data_dir: Path) -> Path:
+    path = data_dir / "speech" / "fsdd" / "recordings"
     if not path.is_dir():
         pytest.skip(f"FSDD recordings not found at {path}")
     return path

@@ -59,3 +59,31 @@ def test_mfm_linear_shapes_and_values():
     x = torch.randn(4, 7)
     dense = block.linear(x)
     torch.testing.assert_close(block(x), torch.maximum(dense[:, :5], dense[:, 5:]))
+
+
+def test_mfm_gradient_on_ties_goes_to_first_half():
+    x = torch.tensor([[2.0, -1.0, 2.0, -1.0]], requires_grad=True)
+    max_feature_map(x, dim=1).backward(torch.tensor([[3.0, 5.0]]))
+    assert x.grad.tolist() == [[3.0, 5.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_mfm_gradient_matches_masked_reference(channels_last):
+    x = torch.randn(2, 8, 5, 3, generator=torch.Generator().manual_seed(1))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    upstream = torch.randn(2, 4, 5, 3, generator=torch.Generator().manual_seed(2))
+    max_feature_map(x, dim=1).backward(upstream)
+    first_wins = x[:, :4] >= x[:, 4:]
+    expected = torch.cat([upstream * first_wins, upstream * ~first_wins], dim=1)
+    torch.testing.assert_close(x.grad, expected, rtol=0, atol=0)
+    assert x.grad.is_contiguous(memory_format=torch.channels_last) == channels_last
+
+
+def test_mfm_without_grad_matches_with_grad():
+    x = torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        plain = max_feature_map(x, dim=-2)
+    tracked = max_feature_map(x.clone().requires_grad_(), dim=-2)
+    torch.testing.assert_close(tracked.detach(), plain, rtol=0, atol=0)

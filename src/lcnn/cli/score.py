@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="maximum trials per batch (default: %(default)s)")
     parser.add_argument("--max-batch-seconds", type=float, default=None, help="maximum padded audio per batch in seconds (default: no limit)")
     parser.add_argument("--workers", type=int, default=2, help="audio decoding processes; 0 decodes in the main process (default: %(default)s)")
-    parser.add_argument("--crop-samples", type=int, default=None, help="score only the first N samples, tiled when shorter, for fixed-length models (default: whole utterances)")
+    parser.add_argument("--crop-samples", type=int, default=None, help="score only the first N samples, tiled when shorter (default: the evaluation crop of the training config, else whole utterances)")
     parser.add_argument("--no-resample", action="store_true", help="treat audio at another sample rate than the model's as unusable instead of resampling it with soxr")
     parser.add_argument("--skip-bad", type=Path, default=None, metavar="FILE", help="skip unusable audio files and list them in FILE (default: stop with an error; the header check lists every unusable file at once)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the model, PyTorch or ONNX Runtime (default: the library's own choice)")
@@ -119,6 +119,25 @@ class _Progress:
             self.bar.close()
 
 
+def _load_model(args: argparse.Namespace):
+    """Return the model to score with and the crop length: --crop-samples, else the training config's."""
+    if str(args.checkpoint).endswith(".onnx"):
+        # NOTE: an ONNX file does not record the evaluation crop of its training run; pass --crop-samples.
+        return args.checkpoint, args.crop_samples
+    from lcnn.checkpoint import load_countermeasure
+
+    model, meta = load_countermeasure(args.checkpoint, map_location=args.device)
+    if args.crop_samples is not None:
+        return model, args.crop_samples
+    audio = ((meta or {}).get("config") or {}).get("audio") or {}
+    seconds = audio.get("eval_crop_seconds")
+    if seconds is None:
+        return model, None
+    crop = int(round(seconds * model.sample_rate))
+    logger.info("Scoring the first %d samples of each file (tiled when shorter), as the model was evaluated in training", crop)
+    return model, crop
+
+
 def run(args: argparse.Namespace) -> int:
     """Score the requested trials and write the score file; return the exit status."""
     from lcnn.errors import ConfigError
@@ -133,17 +152,18 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     trials = _build_trials(args)
+    scorer, crop_samples = _load_model(args)
     progress = _Progress(args.log_every)
     try:
         score_trials(
-            args.checkpoint,
+            scorer,
             trials,
             args.out if args.out is not None else sys.stdout,
             score_format=args.score_format,
             batch_size=args.batch_size,
             workers=args.workers,
             max_batch_seconds=args.max_batch_seconds,
-            crop_samples=args.crop_samples,
+            crop_samples=crop_samples,
             allow_resample=not args.no_resample,
             skip_bad=args.skip_bad is not None,
             skipped_path=args.skip_bad,

@@ -31,7 +31,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 from lcnn.demo.metadata import ATTACK_IDS, build_metadata, render_readme
@@ -131,7 +130,9 @@ def read_corpus_info(root: str | os.PathLike, *, reused: bool = False) -> Corpus
             reused=reused,
         )
     except (KeyError, TypeError, ValueError) as error:
-        raise DataError(f"{root / 'corpus.json'} is malformed ({error!r}); rebuild the corpus with force=True") from error
+        raise DataError(
+            f"{root / 'corpus.json'} is malformed ({error!r}); rebuild the corpus with force=True"
+        ) from error
 
 
 def build_demo_corpus(
@@ -261,7 +262,8 @@ def _check_settings(
         for speaker in speakers[split]:
             if speaker in seen:
                 raise ConfigError(
-                    f"speaker {speaker!r} is in both {seen[speaker]!r} and {split!r}; the splits must be speaker-disjoint"
+                    f"speaker {speaker!r} is in both {seen[speaker]!r} and {split!r}; "
+                    "the splits must be speaker-disjoint"
                 )
             seen[speaker] = split
         unknown = [name for name in vocoders[split] if name not in VOCODERS]
@@ -289,7 +291,9 @@ def _list_clips(
 ) -> dict[str, list[tuple[int, int, Path]]]:
     """Return ``(digit, index, path)`` per requested speaker, ordered by index and then digit."""
     if not fsdd_dir.is_dir():
-        raise DataError(f"FSDD folder {fsdd_dir} not found; pass the 'recordings' folder of the Free Spoken Digit Dataset")
+        raise DataError(
+            f"FSDD folder {fsdd_dir} not found; pass the 'recordings' folder of the Free Spoken Digit Dataset"
+        )
     found: dict[str, list[tuple[int, int, Path]]] = {}
     for path in fsdd_dir.glob("*.wav"):
         match = _FSDD_NAME.match(path.stem)
@@ -314,7 +318,9 @@ def _resolve_rates(clips: dict[str, list[tuple[int, int, Path]]], sample_rate: i
     """Return the source sample rate and the corpus sample rate."""
     rates = {sf.info(str(path)).samplerate for items in clips.values() for *_, path in items}
     if len(rates) > 1 and sample_rate is None:
-        raise DataError(f"the FSDD files have mixed sample rates {sorted(rates)}; pass sample_rate to resample them to one")
+        raise DataError(
+            f"the FSDD files have mixed sample rates {sorted(rates)}; pass sample_rate to resample them to one"
+        )
     source_rate = min(rates)
     target_rate = source_rate if sample_rate is None else sample_rate
     if target_rate > max(rates):
@@ -342,8 +348,12 @@ def _plan(
         for speaker in speakers[split]:
             for digit, index, path in clips[speaker]:
                 stem = f"{digit}_{speaker}_{index}"
-                spoofs = tuple((f"{attack}_{stem}", name, _clip_seed(seed, f"{attack}_{stem}")) for attack, name in attacks)
-                tasks.append(ClipTask(source=str(path), bonafide_id=f"fsdd_{stem}", spoofs=spoofs, sample_rate=sample_rate))
+                spoofs = tuple(
+                    (f"{attack}_{stem}", name, _clip_seed(seed, f"{attack}_{stem}")) for attack, name in attacks
+                )
+                tasks.append(
+                    ClipTask(source=str(path), bonafide_id=f"fsdd_{stem}", spoofs=spoofs, sample_rate=sample_rate)
+                )
                 lines.append((speaker, f"fsdd_{stem}", "-", "-", "bonafide"))
                 lines.extend((speaker, f"{attack}_{stem}", "-", attack, "spoof") for attack, _ in attacks)
         protocols[split] = lines

@@ -34,7 +34,10 @@ def build_metadata(
     vocoder_names = {attack: name for name, attack in ATTACK_IDS.items()}
     entries = {}
     for split, lines in protocols.items():
-        counts = {"bonafide": sum(line[4] == "bonafide" for line in lines), "spoof": sum(line[4] == "spoof" for line in lines)}
+        counts = {
+            "bonafide": sum(line[4] == "bonafide" for line in lines),
+            "spoof": sum(line[4] == "spoof" for line in lines),
+        }
         for line in lines:
             if line[3] != "-":
                 counts[line[3]] = counts.get(line[3], 0) + 1

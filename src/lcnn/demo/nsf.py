@@ -33,7 +33,8 @@ _NSF_NAME = re.compile(r"^(?P<variant>[\w-]+?)__(?P<speaker>[a-z]+)_arctic_(?P<s
 _DOMAIN_NOTE = (
     "protocols/eval_nsf.txt mixes corpora: NSF spoofs are read English sentences (CMU ARCTIC, 16 kHz "
     "studio audio) while most bona fide trials are FSDD digits. A detector can separate them by "
-    "content and channel as well as by vocoder artefacts, so its EER there is an optimistic bound."
+    "content, duration and channel as well as by vocoder artefacts, so the EER on this list does not "
+    "measure vocoder detection alone."
 )
 
 
@@ -93,7 +94,9 @@ def add_nsf_attack(
     with atomic_write(protocol_path, force=force) as handle:
         handle.writelines(f"{' '.join(line)}\n" for line in lines)
     _update_metadata(info.root, lines, nsf_dir, [str(Path(path).resolve()) for path in real_files])
-    logger.info("added %d NSF spoofs and %d extra bona fide files to %s", len(nsf_files), len(real_files), protocol_path)
+    logger.info(
+        "added %d NSF spoofs and %d extra bona fide files to %s", len(nsf_files), len(real_files), protocol_path
+    )
     return read_corpus_info(info.root)
 
 

@@ -71,7 +71,8 @@ def _check_waveform(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
     min_samples = int(np.ceil(0.05 * sample_rate))
     if len(waveform) < min_samples:
         raise ValueError(
-            f"waveform must be at least 50 ms long ({min_samples} samples at {sample_rate} Hz), got {len(waveform)} samples"
+            f"waveform must be at least 50 ms long ({min_samples} samples at {sample_rate} Hz), "
+            f"got {len(waveform)} samples"
         )
     return np.ascontiguousarray(waveform, dtype=np.float64)
 

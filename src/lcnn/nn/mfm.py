@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 __all__ = ["MaxFeatureMap", "MFMConv2d", "MFMLinear", "max_feature_map"]
 
@@ -23,7 +24,9 @@ def max_feature_map(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
 
     Returns:
         Tensor of the same shape as ``x`` except ``dim``, which is halved: ``(B, 2C, ...) -> (B, C, ...)``.
-        Where the halves are equal the gradient goes to the first half, as with ``torch.maximum``.
+        The values are those of ``torch.maximum`` of the two halves (NaN propagates). Where the
+        halves are equal the whole gradient goes to the first half (``torch.maximum`` itself would
+        split it in two).
 
     Raises:
         ValueError: if the size along ``dim`` is odd.
@@ -34,8 +37,48 @@ def max_feature_map(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
             f"Max-Feature-Map needs an even width along dim {dim}, got {width} "
             f"(input shape {tuple(x.shape)}); give the preceding layer an even number of outputs."
         )
-    first, second = torch.split(x, width // 2, dim=dim)
-    return torch.maximum(first, second)
+    if not (x.requires_grad and torch.is_grad_enabled()):
+        first, second = torch.split(x, width // 2, dim=dim)
+        return torch.maximum(first, second)
+    return _MaxFeatureMapFunction.apply(x, dim % x.dim())
+
+
+class _MaxFeatureMapFunction(torch.autograd.Function):
+    """MFM whose backward routes the gradient with a saved boolean mask.
+
+    Saving one byte per output element in place of the two float halves that ``torch.maximum``
+    keeps, and writing both halves of the input gradient into one buffer, makes MFM forward plus
+    backward about 2.5 times faster on CPU (``benchmarks/keras_vs_lcnn``).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, dim: int) -> torch.Tensor:
+        half = x.shape[dim] // 2
+        first, second = x.narrow(dim, 0, half), x.narrow(dim, half, half)
+        first_wins = torch.ge(first, second)
+        ctx.save_for_backward(first_wins)
+        ctx.dim = dim
+        ctx.input_shape = x.shape
+        dense = x.is_contiguous() or (x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last))
+        ctx.input_stride = x.stride() if dense else None
+        return torch.maximum(first, second)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (first_wins,) = ctx.saved_tensors
+        if ctx.input_stride is None:
+            grad_input = grad_output.new_empty(ctx.input_shape)
+        else:
+            grad_input = torch.empty_strided(
+                ctx.input_shape, ctx.input_stride, dtype=grad_output.dtype, device=grad_output.device
+            )
+        half = ctx.input_shape[ctx.dim] // 2
+        # torch.where, not a product with the mask, so that an infinite gradient leaves zeros.
+        zero = grad_output.new_zeros(())
+        torch.where(first_wins, grad_output, zero, out=grad_input.narrow(ctx.dim, 0, half))
+        torch.where(first_wins, zero, grad_output, out=grad_input.narrow(ctx.dim, half, half))
+        return grad_input, None
 
 
 class MaxFeatureMap(nn.Module):

@@ -130,6 +130,10 @@ def _is_launched_secondary() -> bool:
     return any(os.environ.get(name, "0") not in ("", "0") for name in _RANK_VARIABLES)
 
 
+def _runs_on_cpu(train: TrainConfig) -> bool:
+    return train.accelerator == "cpu" or (train.accelerator == "auto" and not torch.cuda.is_available())
+
+
 def _trainer_precision(train: TrainConfig) -> str:
     """Return the Trainer precision for ``train``: the configured one, or "32-true" for mixed precision on a CPU.
 
@@ -142,8 +146,7 @@ def _trainer_precision(train: TrainConfig) -> str:
             f"train.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}; "
             f"use 16-mixed or bf16-mixed for mixed precision on GPUs."
         )
-    on_cpu = train.accelerator == "cpu" or (train.accelerator == "auto" and not torch.cuda.is_available())
-    if precision.endswith("-mixed") and on_cpu:
+    if precision.endswith("-mixed") and _runs_on_cpu(train):
         logger.warning(
             "train.precision=%s needs a GPU but this run uses the CPU (train.accelerator=%s); "
             "training in 32-true instead",
@@ -152,6 +155,18 @@ def _trainer_precision(train: TrainConfig) -> str:
         )
         return "32-true"
     return precision
+
+
+def _trainer_sync_batchnorm(train: TrainConfig) -> bool:
+    """Return ``train.sync_batchnorm``, or False on a CPU, where PyTorch's SyncBatchNorm does not run."""
+    if train.sync_batchnorm and _runs_on_cpu(train):
+        logger.warning(
+            "train.sync_batchnorm=true needs GPUs but this run uses the CPU (train.accelerator=%s); "
+            "each process normalises with the statistics of its own batch instead",
+            train.accelerator,
+        )
+        return False
+    return train.sync_batchnorm
 
 
 def _make_trainer(config: Config, out: Path, parts: TaskParts, *, max_epochs: int) -> pl.Trainer:
@@ -178,7 +193,7 @@ def _make_trainer(config: Config, out: Path, parts: TaskParts, *, max_epochs: in
         num_nodes=config.train.num_nodes,
         strategy=config.train.strategy,
         precision=_trainer_precision(config.train),
-        sync_batchnorm=config.train.sync_batchnorm,
+        sync_batchnorm=_trainer_sync_batchnorm(config.train),
         # LengthBucketBatchSampler shards the audio batches itself; image loaders use Lightning's
         # DistributedSampler.
         use_distributed_sampler=config.task == "image",
