@@ -123,9 +123,9 @@ class TrainConfig:
     devices: Any = 1
     num_nodes: int = 1
     strategy: str = "auto"
-    # "16-mixed" or "bf16-mixed" turn on automatic mixed precision on GPUs; CPU runs use "32-true".
+    # "16-mixed" or "bf16-mixed" turn on automatic mixed precision on GPUs. CPU runs use "32-true".
     precision: str = "32-true"
-    # Batch-norm statistics over the batches of all processes (SyncBatchNorm) in multi-GPU runs;
+    # Batch-norm statistics over the batches of all processes (SyncBatchNorm) in multi-GPU runs.
     # PyTorch's SyncBatchNorm rejects CPU tensors, so CPU runs turn it off with a warning.
     sync_batchnorm: bool = False
     gradient_clip: float | None = None

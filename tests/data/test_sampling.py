@@ -71,7 +71,7 @@ def test_fewer_batches_than_replicas():
         assert sorted(batches[0]) == [0, 1, 2]
 
 
-def test_empty_dataset_gives_no_batches_on_every_rank():
+def test_empty_dataset_no_batches():
     per_rank = shards([], 2, batch_size=8)
     assert per_rank == [[], []]
 
@@ -85,7 +85,7 @@ def test_shards_respect_sample_limit():
             assert padded <= limit or len(batch) == 1
 
 
-def test_set_epoch_reshuffles_consistently_across_ranks():
+def test_set_epoch_reshuffles_all_ranks():
     lengths = lengths_of(80)
     samplers = [LengthBucketBatchSampler(lengths, batch_size=8, num_replicas=2, rank=r) for r in range(2)]
     first = [list(sampler) for sampler in samplers]
@@ -138,7 +138,7 @@ def test_invalid_settings_raise(kwargs, message):
         LengthBucketBatchSampler([100, 200], **kwargs)
 
 
-def test_rank_beyond_group_size_raises_at_iteration(monkeypatch):
+def test_rank_beyond_world_size_raises(monkeypatch):
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(dist, "get_world_size", lambda group=None: 2)
     sampler = LengthBucketBatchSampler([100, 200, 300], batch_size=1, rank=3)

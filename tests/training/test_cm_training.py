@@ -94,6 +94,10 @@ def test_train_score_evaluate_end_to_end(tiny_corpus, data_dir, tmp_path, capsys
     assert set(report["per_attack"]) == {"V1", "V2", "V3"}
     assert 0.0 <= report["eer"] <= 1.0
 
+    assert main(["test", str(run / "checkpoints" / "best.ckpt")]) == 0
+    tested = json.loads(capsys.readouterr().out)
+    assert tested["test_eer"] == pytest.approx(metrics["test_eer"], abs=1e-6)
+
     model, meta = load_countermeasure(run / "checkpoints" / "best.ckpt")
     assert model.sample_rate == 8000
     assert meta["spec"]["backbone"]["name"] == "lcnn9_cm"
@@ -113,3 +117,19 @@ def test_bad_audio_reported_together(tiny_corpus, tmp_path, capsys):
     assert "2 of" in err
     assert broken[0].stem in err
     assert broken[1].stem in err
+
+
+def test_skip_bad_writes_skipped_list(tiny_corpus, tmp_path):
+    corpus_audio = tmp_path / "audio"
+    corpus_audio.mkdir()
+    for source in sorted(tiny_corpus.audio_dir.glob("*.wav")):
+        (corpus_audio / source.name).write_bytes(source.read_bytes())
+    broken = sorted(corpus_audio.glob("fsdd_*_george_*.wav"))[0]
+    broken.write_bytes(b"RIFF broken")
+    config = write_config(tmp_path, tiny_corpus, audio_dir=str(corpus_audio), skip_bad=True)
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning, match="skipping 1 of"):
+        assert main(["train", str(config), "--out", str(run)]) == 0
+    skipped = (run / "skipped_train.tsv").read_text().splitlines()
+    assert skipped[0] == "trial_id\tpath\treason"
+    assert skipped[1].startswith(broken.stem + "\t")

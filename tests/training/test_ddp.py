@@ -198,7 +198,7 @@ def write_corpus(root, *, seed: int = 0) -> None:
         (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
 
 
-def test_two_process_countermeasure_gathers_dev_scores(tmp_path):
+def test_two_process_cm_gathers_scores(tmp_path):
     corpus = tmp_path / "corpus"
     write_corpus(corpus)
     config = {
@@ -255,7 +255,8 @@ def test_two_process_countermeasure_gathers_dev_scores(tmp_path):
     np.testing.assert_array_equal(rows[0][:, 2], labels)
     eer, _ = compute_eer(scores[labels == 1], scores[labels == 0])
     for report in reports:
-        assert report["dev_eer"] == pytest.approx(eer, abs=1e-9)
+        # Lightning stores logged metrics as float32.
+        assert report["dev_eer"] == pytest.approx(eer, abs=1e-6)
 
 
 def test_mixed_precision_on_cpu_falls_back(caplog):

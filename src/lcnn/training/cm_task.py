@@ -26,13 +26,21 @@ def _resolve(audio: AudioDataConfig, value: str) -> Path:
     return path
 
 
-def load_split(audio: AudioDataConfig, protocol: str, *, limit: int | None, seed: int, split: str) -> tuple[list[Trial], list[int]]:
+def load_split(
+    audio: AudioDataConfig,
+    protocol: str,
+    *,
+    limit: int | None,
+    seed: int,
+    split: str,
+    out: Path | None = None,
+) -> tuple[list[Trial], list[int]]:
     """Read a protocol, find its audio, check every file and return the usable trials with their lengths.
 
     Raises:
-        DataError: a malformed protocol line, missing audio files or unusable audio (all listed at once),
-            unless ``audio.skip_bad`` is set, in which case bad files are skipped and listed in
-            ``<protocol>.skipped.tsv`` beside the run.
+        DataError: a malformed protocol line, missing audio files or unusable audio (all listed at
+            once). With ``audio.skip_bad`` unusable files are skipped instead, with a warning, and
+            listed in ``<out>/skipped_<split>.tsv`` when ``out`` is given.
     """
     trials = read_protocol(_resolve(audio, protocol), format=audio.protocol_format)
     if limit is not None and limit < len(trials):
@@ -43,7 +51,10 @@ def load_split(audio: AudioDataConfig, protocol: str, *, limit: int | None, seed
     if not folder:
         raise ConfigError(f"no audio folder for the {split} set: set audio.audio_dir or audio.{split}_audio_dir.")
     trials = resolve_audio_paths(trials, _resolve(audio, folder))
-    checked = check_trials(trials, sample_rate=audio.sample_rate, skip_bad=audio.skip_bad)
+    skipped_path = out / f"skipped_{split}.tsv" if (audio.skip_bad and out is not None) else None
+    checked = check_trials(
+        trials, sample_rate=audio.sample_rate, skip_bad=audio.skip_bad, skipped_path=skipped_path, force=True
+    )
     counts = sum(1 for t in checked.trials if t.label == 1), sum(1 for t in checked.trials if t.label == 0)
     logger.info("%s: %d trials (%d bona fide, %d spoof)", split, len(checked.trials), *counts)
     return list(checked.trials), list(checked.lengths)
@@ -74,8 +85,11 @@ def _loader(audio: AudioDataConfig, trials, lengths, *, train: bool, seed: int, 
     )
 
 
-def build_countermeasure_task(config: Config):
-    """Return the :class:`~lcnn.training.run.TaskParts` of an anti-spoofing run."""
+def build_countermeasure_task(config: Config, out: Path | None = None, *, eval_only: bool = False):
+    """Return the :class:`~lcnn.training.run.TaskParts` of an anti-spoofing run.
+
+    With ``eval_only`` only the evaluation protocol is read and checked (for ``lcnn test``).
+    """
     from lcnn.training.run import TaskParts
 
     audio = config.audio
@@ -85,16 +99,29 @@ def build_countermeasure_task(config: Config):
     if not config.frontend.name:
         raise ConfigError("frontend.name is empty; choose a front end, e.g. frontend: {name: lfcc}.")
 
-    train_trials, train_lengths = load_split(audio, audio.train_protocol, limit=audio.limit_train, seed=config.seed, split="train")
-    dev_trials, dev_lengths = load_split(audio, audio.dev_protocol, limit=audio.limit_dev, seed=config.seed, split="dev")
-    train_loader = _loader(audio, train_trials, train_lengths, train=True, seed=config.seed, crop_seconds=audio.crop_seconds)
-    dev_loader = _loader(audio, dev_trials, dev_lengths, train=False, seed=config.seed, crop_seconds=audio.eval_crop_seconds)
-    test_loader = None
-    test_trials: list[Trial] = []
+    train_loader = dev_loader = test_loader = None
+    steps_per_epoch = 1
+    if not eval_only:
+        train_trials, train_lengths = load_split(
+            audio, audio.train_protocol, limit=audio.limit_train, seed=config.seed, split="train", out=out
+        )
+        dev_trials, dev_lengths = load_split(
+            audio, audio.dev_protocol, limit=audio.limit_dev, seed=config.seed, split="dev", out=out
+        )
+        train_loader = _loader(
+            audio, train_trials, train_lengths, train=True, seed=config.seed, crop_seconds=audio.crop_seconds
+        )
+        dev_loader = _loader(
+            audio, dev_trials, dev_lengths, train=False, seed=config.seed, crop_seconds=audio.eval_crop_seconds
+        )
+        steps_per_epoch = max(1, len(train_loader))
     if audio.eval_protocol:
-        test_trials, test_lengths = load_split(audio, audio.eval_protocol, limit=None, seed=config.seed, split="eval")
-        test_loader = _loader(audio, test_trials, test_lengths, train=False, seed=config.seed, crop_seconds=audio.eval_crop_seconds)
+        test_trials, test_lengths = load_split(
+            audio, audio.eval_protocol, limit=None, seed=config.seed, split="eval", out=out
+        )
+        test_loader = _loader(
+            audio, test_trials, test_lengths, train=False, seed=config.seed, crop_seconds=audio.eval_crop_seconds
+        )
 
-    module = CountermeasureModule(config_to_dict(config), steps_per_epoch=max(1, len(train_loader)))
-    module.split_trials = {"dev": dev_trials, "test": test_trials}
+    module = CountermeasureModule(config_to_dict(config), steps_per_epoch=steps_per_epoch)
     return TaskParts(module, train_loader, dev_loader, test_loader, monitor="dev_eer", mode="min")

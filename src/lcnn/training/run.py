@@ -48,15 +48,18 @@ class TaskParts:
     mode: str
 
 
-def build_task(config: Config) -> TaskParts:
-    """Build the module and loaders for ``config.task``."""
+def build_task(config: Config, out: Path | None = None, *, eval_only: bool = False) -> TaskParts:
+    """Build the module and loaders for ``config.task``; lists of skipped files go to ``out``.
+
+    With ``eval_only`` a countermeasure task reads only its evaluation protocol.
+    """
     if config.task == "image":
         from lcnn.training.image_task import build_image_task
 
         return build_image_task(config)
     from lcnn.training.cm_task import build_countermeasure_task
 
-    return build_countermeasure_task(config)
+    return build_countermeasure_task(config, out, eval_only=eval_only)
 
 
 def _prepare_run_dir(out: Path, config: Config, *, resume: bool, force: bool) -> str | None:
@@ -194,7 +197,7 @@ def _make_trainer(config: Config, out: Path, parts: TaskParts, *, max_epochs: in
         strategy=config.train.strategy,
         precision=_trainer_precision(config.train),
         sync_batchnorm=_trainer_sync_batchnorm(config.train),
-        # LengthBucketBatchSampler shards the audio batches itself; image loaders use Lightning's
+        # LengthBucketBatchSampler shards the audio batches itself, and image loaders get Lightning's
         # DistributedSampler.
         use_distributed_sampler=config.task == "image",
         gradient_clip_val=config.train.gradient_clip,
@@ -226,13 +229,13 @@ def train(config: Config, out: str | Path, *, resume: bool = False, force: bool 
         torch.set_num_threads(config.train.threads)
     _quiet_lightning()
     if _is_launched_secondary():
-        # Global rank 0 prepares the folder; the other processes only write through the trainer,
-        # which limits writing to rank 0.
+        # Global rank 0 prepares the folder. The other processes write only through the trainer,
+        # which lets rank 0 alone write files.
         ckpt_path = str(out / "checkpoints" / "last.ckpt") if resume else None
     else:
         ckpt_path = _prepare_run_dir(out, config, resume=resume, force=force)
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    parts = build_task(config)
+    parts = build_task(config, out)
     trainer = _make_trainer(config, out, parts, max_epochs=config.train.max_epochs)
     if trainer.is_global_zero:
         _write_config(out, config)
@@ -295,7 +298,7 @@ def test_checkpoint(checkpoint_path: str | Path, *, data_dir: str | None = None)
             config.data.data_dir = data_dir
         else:
             config.audio.root = data_dir
-    parts = build_task(config)
+    parts = build_task(config, eval_only=True)
     if parts.test_loader is None:
         raise ConfigError("the checkpoint's configuration has no test set (audio.eval_protocol is empty).")
     trainer = pl.Trainer(
