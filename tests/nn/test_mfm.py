@@ -87,3 +87,20 @@ def test_mfm_without_grad_matches_with_grad():
         plain = max_feature_map(x, dim=-2)
     tracked = max_feature_map(x.clone().requires_grad_(), dim=-2)
     torch.testing.assert_close(tracked.detach(), plain, rtol=0, atol=0)
+
+
+def test_mfm_conv_1x1_channels_last_matches_default_path():
+    torch.manual_seed(4)
+    block = MFMConv2d(6, 5, 1)
+    x = torch.randn(3, 6, 7, 9)
+    expected = block(x)
+    expected.square().sum().backward()
+    expected_grads = [p.grad.clone() for p in block.parameters()]
+    block.zero_grad()
+    x_last = x.contiguous(memory_format=torch.channels_last)
+    result = block(x_last)
+    result.square().sum().backward()
+    assert result.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(result, expected, rtol=1e-5, atol=1e-6)
+    for grad, expected_grad in zip((p.grad for p in block.parameters()), expected_grads):
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-5, atol=1e-5)

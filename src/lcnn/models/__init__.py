@@ -4,7 +4,7 @@ Importing this package registers every built-in model, so ``create_model(name)``
 """
 
 from lcnn.models.registry import create_model, list_models, register_model
-from lcnn.models.cpu_speed import optimize_for_cpu
+from lcnn.models.cpu_speed import optimize_for_cpu, tune_glibc_malloc
 from lcnn.models.lcnn9 import LCNN9, LCNN9Stack
 from lcnn.models.lcnn9_cm import LCNN9Countermeasure
 from lcnn.models.lcnn_lstm import LCNNLSTM
@@ -14,6 +14,7 @@ __all__ = [
     "list_models",
     "register_model",
     "optimize_for_cpu",
+    "tune_glibc_malloc",
     "LCNN9",
     "LCNN9Stack",
     "LCNN9Countermeasure",
