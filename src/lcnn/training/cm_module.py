@@ -125,11 +125,21 @@ class CountermeasureModule(pl.LightningModule):
             if target is not None and hasattr(target, "set_epoch"):
                 target.set_epoch(epoch)
 
+    def _steps_per_epoch(self) -> int:
+        """Optimiser steps per epoch on this process: the trainer's estimate, which divides by the DDP world size."""
+        trainer = getattr(self, "_trainer", None)
+        if trainer is not None and trainer.max_epochs and trainer.max_epochs > 0:
+            try:
+                return max(1, int(trainer.estimated_stepping_batches) // trainer.max_epochs)
+            except (RuntimeError, ValueError, TypeError):
+                pass
+        return self.steps_per_epoch
+
     def configure_optimizers(self):
         optimizer, scheduler = build_optimizer(
             self.parameters(),
             self.config.optim,
-            steps_per_epoch=self.steps_per_epoch,
+            steps_per_epoch=self._steps_per_epoch(),
             max_epochs=self.config.train.max_epochs,
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

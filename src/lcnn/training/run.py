@@ -235,7 +235,8 @@ def train(config: Config, out: str | Path, *, resume: bool = False, force: bool 
     else:
         ckpt_path = _prepare_run_dir(out, config, resume=resume, force=force)
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    parts = build_task(config, out)
+    # Only global rank 0 writes the lists of skipped files.
+    parts = build_task(config, None if _is_launched_secondary() else out)
     trainer = _make_trainer(config, out, parts, max_epochs=config.train.max_epochs)
     if trainer.is_global_zero:
         _write_config(out, config)
