@@ -23,7 +23,7 @@ mnist: install
 	LCNN_DATA_DIR=$(DATA) $(BIN)/lcnn train configs/mnist.yaml --out runs/mnist --force
 
 test: install
-	LCNN_DATA_DIR=$(DATA) $(BIN)/python -m pytest -q
+	LCNN_DATA_DIR=$(DATA) OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) runs

@@ -1,7 +1,8 @@
 """Time lcnn's PyTorch LCNN-9 against the original Keras LCNN-9, in alternating rounds.
 
-Starts one Keras worker and one PyTorch worker (each on 2 threads) and, per round, asks each in
-turn to run a warm-up and then timed steps of every case, so both see the same machine load.
+Starts one Keras worker and one PyTorch worker per variant (each on 2 threads). In every round it
+sends each worker in turn a request to run a warm-up and then timed steps of every case, so all of
+them see the same machine load.
 Only one worker computes at a time. Prints a Markdown table and writes the raw numbers as JSON.
 
 Usage (run.sh sets up the Keras environment first):
@@ -36,7 +37,7 @@ class Worker:
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError(f"worker {self.process.args} exited while answering {request}")
+            raise RuntimeError(f"worker {self.process.args} exited before returning a response to {request}")
         return json.loads(line)
 
     def close(self) -> None:
@@ -55,7 +56,9 @@ def machine_info() -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--keras-python", required=True, help="python of the Keras environment")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per round (default 3)")
@@ -107,8 +110,8 @@ def main() -> int:
     record |= {"machine_after": machine_info(), "peak_gflops": peak, "peaks": peaks, "step_s": runs}
     args.output.write_text(json.dumps(record, indent=1) + "\n")
 
-    print(f"fp32 matmul peak (2 threads, {args.peak_size}^2, best of {args.peak_repeats}, median over rounds): "
-          f"{peak:.1f} GFLOP/s; "
+    print(f"fp32 matmul peak (2 threads, {args.peak_size}^2, best of {args.peak_repeats}, "
+          f"median over rounds): {peak:.1f} GFLOP/s; "
           f"load before {record['machine_before']['loadavg']}, after {record['machine_after']['loadavg']}")
     print("| case | step | framework | samples/s | lcnn/Keras | GFLOP/sample | % of peak |")
     print("|---|---|---|---:|---:|---:|---:|")

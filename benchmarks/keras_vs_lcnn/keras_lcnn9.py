@@ -34,7 +34,7 @@ class Maxout(layers.Layer):
 
 
 def build_model(height: int, width: int, channels: int, classes: int) -> keras.Model:
-    """The original LCNN-9: conv + MFM blocks with pooling and batch norm, MFM dense, softmax."""
+    """Build and compile the original LCNN-9: MFM convolutions, pooling, batch norm, MFM dense, softmax."""
     batch_norm_after = {2, 3, 4, 6, 7, 8}  # 1-based conv layers followed by batch norm
     inputs = keras.Input((height, width, channels))
     x = inputs

@@ -9,7 +9,7 @@ from typing import Callable
 
 
 def serve(handle: Callable[[dict], dict]) -> None:
-    """Answer JSON requests from stdin until ``{"cmd": "quit"}``; library output goes to stderr."""
+    """Handle JSON requests from stdin until ``{"cmd": "quit"}``, sending library output to stderr."""
     reply_stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr

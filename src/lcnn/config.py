@@ -130,6 +130,9 @@ class TrainConfig:
     sync_batchnorm: bool = False
     gradient_clip: float | None = None
     log_every_n_steps: int = 50
+    # On CPU: channels-last convolutions and glibc keeping freed memory mapped (same numerics, faster
+    # training; see benchmarks/keras_vs_lcnn). Ignored on GPUs.
+    cpu_speed: bool = True
     threads: int | None = None
 
 

@@ -35,7 +35,7 @@ def test_optimize_for_cpu_stores_conv_weights_channels_last():
     assert not conv.weight.is_contiguous()
 
 
-def test_optimize_for_cpu_state_dict_loads_into_plain_model():
+def test_optimized_state_dict_loads_into_plain_model():
     fast = optimize_for_cpu(LCNN9(1, 10, input_size=(28, 28)))
     plain = LCNN9(1, 10, input_size=(28, 28))
     plain.load_state_dict(fast.state_dict())

@@ -100,7 +100,7 @@ def test_train_score_evaluate_end_to_end(tiny_corpus, data_dir, tmp_path, capsys
 
     model, meta = load_countermeasure(run / "checkpoints" / "best.ckpt")
     assert model.sample_rate == 8000
-    assert meta["spec"]["backbone"]["name"] == "lcnn9_cm"
+    assert meta["spec"]["backbone"]["name"] == yaml.safe_load(open("src/lcnn/demo/demo.yaml"))["model"]["name"]
 
 
 def test_bad_audio_reported_together(tiny_corpus, tmp_path, capsys):

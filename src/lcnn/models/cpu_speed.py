@@ -53,10 +53,10 @@ def tune_glibc_malloc() -> bool:
 
     PyTorch's CPU allocator hands each large activation and gradient to ``malloc``. glibc serves
     large blocks with fresh ``mmap`` pages (from 128 KiB by default, a threshold it raises itself
-    up to 32 MiB) and unmaps them when freed, so every training step pays the page faults again. Disabling ``mmap`` allocation and heap
-    trimming (the same as ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<large>`` in the
-    environment) keeps those pages mapped. It affects the whole process and its peak resident
-    memory stays at the high-water mark.
+    up to 32 MiB) and unmaps them when freed, so every training step pays the page faults again.
+    Disabling ``mmap`` allocation and heap trimming (the same as ``MALLOC_MMAP_MAX_=0
+    MALLOC_TRIM_THRESHOLD_=<large>`` in the environment) keeps those pages mapped. It affects the
+    whole process, and its resident memory stays at the high-water mark.
 
     Returns:
         ``True`` if the settings were applied, ``False`` where the C library is not glibc.

@@ -142,7 +142,8 @@ class MFMConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(B, in_channels, H, W) -> (B, out_channels, H, W)``."""
-        if self.conv.kernel_size == (1, 1) and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        if self.conv.kernel_size == (1, 1) and channels_last:
             return self.mfm(_pointwise_conv_channels_last(x, self.conv))
         return self.mfm(self.conv(x))
 
