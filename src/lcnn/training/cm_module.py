@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 
@@ -18,7 +17,7 @@ from lcnn.countermeasure import build_countermeasure
 from lcnn.data.audio_dataset import AudioBatch
 from lcnn.errors import DataError
 from lcnn.metrics import compute_eer
-from lcnn.training.optim import build_optimizer
+from lcnn.training.base import OptimizedModule
 
 __all__ = ["CountermeasureModule", "spec_from_config"]
 
@@ -40,7 +39,7 @@ def spec_from_config(config: Config) -> dict:
     }
 
 
-class CountermeasureModule(pl.LightningModule):
+class CountermeasureModule(OptimizedModule):
     """Train a :class:`~lcnn.countermeasure.Countermeasure`; logs ``dev_eer`` (a fraction) each epoch.
 
     Args:
@@ -124,35 +123,6 @@ class CountermeasureModule(pl.LightningModule):
         for target in (getattr(loader, "batch_sampler", None), getattr(loader, "dataset", None)):
             if target is not None and hasattr(target, "set_epoch"):
                 target.set_epoch(epoch)
-
-    def _steps_per_epoch(self) -> int:
-        """Optimiser steps per epoch on this process: the trainer's estimate, which divides by the DDP world size."""
-        trainer = getattr(self, "_trainer", None)
-        if trainer is not None and trainer.max_epochs and trainer.max_epochs > 0:
-            try:
-                return max(1, int(trainer.estimated_stepping_batches) // trainer.max_epochs)
-            except (RuntimeError, ValueError, TypeError):
-                pass
-        return self.steps_per_epoch
-
-    def setup(self, stage: str) -> None:
-        trainer = self.trainer
-        # NOTE: single-process runs only. With channels-last weights, a 2-process CPU DDP run drifted
-        # 3.5e-4 from the single-process weights after 16 steps (3e-6 without); not yet explained.
-        if self.config.train.cpu_speed and trainer.strategy.root_device.type == "cpu" and trainer.world_size == 1:
-            from lcnn.models.cpu_speed import optimize_for_cpu, tune_glibc_malloc
-
-            tune_glibc_malloc()
-            optimize_for_cpu(self.model)
-
-    def configure_optimizers(self):
-        optimizer, scheduler = build_optimizer(
-            self.parameters(),
-            self.config.optim,
-            steps_per_epoch=self._steps_per_epoch(),
-            max_epochs=self.config.train.max_epochs,
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         from lcnn.config import config_to_dict
