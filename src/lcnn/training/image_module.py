@@ -51,8 +51,8 @@ class ImageClassifier(OptimizedModule):
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
         accuracy = (logits.argmax(dim=1) == labels).float().mean()
-        self.log(f"{stage}_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
-        self.log(f"{stage}_accuracy", accuracy, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log(f"{stage}_accuracy", accuracy, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         return loss
 
     def training_step(self, batch, batch_index: int) -> torch.Tensor:
