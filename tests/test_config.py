@@ -66,3 +66,24 @@ def test_round_trip():
     config = load_config("configs/cifar10_augment.yaml")
     assert config_from_dict(config_to_dict(config)) == config
     assert isinstance(Config(), Config)
+
+
+def test_empty_file_raises(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    with pytest.raises(ConfigError, match=r"is empty; start from one of the configurations in configs/"):
+        load_config(path)
+
+
+def test_binary_file_raises(tmp_path):
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\xff\xfe\x00\x81")
+    with pytest.raises(ConfigError, match=r"not a valid YAML text file"):
+        load_config(path)
+
+
+def test_zero_epochs_and_negative_lr_raise():
+    with pytest.raises(ConfigError, match=r"train.max_epochs \(--epochs\) must be at least 1, got 0"):
+        config_from_dict({"train": {"max_epochs": 0}})
+    with pytest.raises(ConfigError, match=r"optim.lr must be positive, got -0.1"):
+        config_from_dict({"optim": {"lr": -0.1}})

@@ -153,6 +153,10 @@ class Config:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}.")
+        if self.train.max_epochs < 1:
+            raise ConfigError(f"train.max_epochs (--epochs) must be at least 1, got {self.train.max_epochs}.")
+        if self.optim.lr <= 0:
+            raise ConfigError(f"optim.lr must be positive, got {self.optim.lr}.")
 
 
 def _check_value(value: Any, annotation: Any, key: str) -> Any:
@@ -269,9 +273,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     if not path.is_file():
         raise ConfigError(f"configuration file {path} not found; the shipped ones are in configs/.")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not a valid YAML text file: {error}") from None
+    if values is None:
+        raise ConfigError(f"{path} is empty; start from one of the configurations in configs/.")
     if not isinstance(values, dict):
         raise ConfigError(f"{path} must contain a YAML mapping at the top level.")
     values = apply_overrides(values, overrides or [])

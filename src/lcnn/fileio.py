@@ -29,6 +29,22 @@ def check_writable(path: str | os.PathLike, *, force: bool = False) -> Path:
     return path
 
 
+def _default_file_mode(path: Path) -> int:
+    """Return the existing file's permissions, else 0o666 less the process umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def default_folder_mode() -> int:
+    """Return 0o777 less the process umask: the mode ``mkdir`` would give a new folder."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike, mode: str = "w", *, force: bool = False, encoding: str | None = "utf-8"
@@ -44,6 +60,8 @@ def atomic_write(
     path.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp creates the file readable by its owner only; give it the mode a plain open() would.
+    os.chmod(temp_name, _default_file_mode(path))
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle

@@ -306,7 +306,7 @@ def score_trials(
         for batch in loader:
             for index, trial_id, reason in batch.failed:
                 if not skip_bad:
-                    raise AudioError(f"{reason} Fix or remove the file, or skip unusable files (skip_bad=True; --skip-bad FILE).")
+                    raise AudioError(f"{reason} Fix or remove the file, or skip unusable files (lcnn score --skip-bad FILE).")
                 logger.warning("Skipping %s: %s", trial_id, reason)
                 skipped.append(BadFile(trial_id, dataset.trials[index].path, reason))
                 pending[index] = None

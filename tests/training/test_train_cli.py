@@ -1,6 +1,8 @@
 """End-to-end training runs through the ``lcnn`` command on the real MNIST files."""
 
 import json
+import os
+import pickle
 
 import pytest
 import torch
@@ -91,3 +93,28 @@ def test_missing_data_folder_names_files(tmp_path, monkeypatch, capsys):
     assert status == 2
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte.gz" in err
+
+
+def test_test_command_rejects_pickled_code(tmp_path, capsys):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    checkpoint = tmp_path / "evil.ckpt"
+    with open(checkpoint, "wb") as handle:
+        pickle.dump({"lcnn": Payload()}, handle)
+    assert main(["test", str(checkpoint)]) == 2
+    assert not marker.exists()
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_unexpected_error_is_one_line(tmp_path, capsys):
+    text_file = tmp_path / "notes.ckpt"
+    text_file.write_text("not a checkpoint")
+    status = main(["export", str(text_file), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
+    assert status in (1, 2)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith("lcnn export: error:")

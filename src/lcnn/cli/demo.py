@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Build a spoofing corpus from the Free Spoken Digit Dataset (bona fide) and classic vocoders "
             "(WORLD, Griffin-Lim, LPC; MLSA only in eval), with speaker-disjoint train/dev/eval splits, then "
-            "train an LFCC-LCNN-9 countermeasure on it and print dev and eval EER per attack, plus the "
+            "train an LFCC-LCNN-LSTM countermeasure on it and print dev and eval EER per attack, plus the "
             "neural-vocoder (NSF) spoofs as a further unseen attack. The corpus is cached in OUT/corpus."
         ),
     )
@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--data-dir", default=None, help="folder with speech/fsdd/recordings (default: $LCNN_DATA_DIR)"
     )
-    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: 8, from the demo config)")
+    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: 6, from the demo config)")
     parser.add_argument(
         "--limit-per-speaker",
         type=int,
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes that run the vocoders (default: 2)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a value of the demo configuration, e.g. --set model.name=lcnn_lstm",
+        help="override a value of the demo configuration, e.g. --set model.name=lcnn9_cm",
     )
     parser.add_argument("--force", action="store_true", help="replace an existing run folder OUT/run")
     parser.set_defaults(func=run)

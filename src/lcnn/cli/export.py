@@ -42,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
         from lcnn.audio import load_audio
 
         waveforms = [load_audio(path, sample_rate=model.sample_rate) for path in args.verify_audio]
+    if not args.atol > 0:
+        from lcnn.errors import ConfigError
+
+        raise ConfigError(f"--atol must be a positive score difference, got {args.atol}.")
     kwargs = {"force": args.force, "verify_waveforms": waveforms, "atol": args.atol}
     if args.format == "onnx":
         kwargs["opset"] = args.opset

@@ -57,9 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     except LcnnError as error:
         print(f"lcnn {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except FileNotFoundError as error:
+    except OSError as error:
         print(f"lcnn {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # noqa: BLE001 - the CLI turns any failure into one line unless -v
+        if args.verbose:
+            raise
+        print(
+            f"lcnn {args.command}: error: {type(error).__name__}: {error}\n"
+            f"(run 'lcnn -v {args.command} ...' to see the traceback)",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print(f"lcnn {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -168,7 +168,8 @@ def check_trials(
     if bad and not skip_bad:
         raise DataError(
             f"{len(bad)} of {len(trials)} audio files are unusable:\n{format_bad_files(bad)}\n"
-            "Fix or remove these files, or skip them (skip_bad=True; --skip-bad FILE on the command line)."
+            "Fix or remove these files, or skip them: --set audio.skip_bad=true for lcnn train, "
+            "--skip-bad FILE for lcnn score, skip_bad=True in Python."
         )
     if bad:
         destination = f"; the list is in {skipped_path}" if skipped_path is not None else ""

@@ -37,7 +37,7 @@ from lcnn.demo.metadata import ATTACK_IDS, build_metadata, render_readme
 from lcnn.demo.synthesis import ClipTask, run_tasks
 from lcnn.demo.vocoders import VOCODERS
 from lcnn.errors import ConfigError, DataError
-from lcnn.fileio import OutputExistsError, check_writable
+from lcnn.fileio import OutputExistsError, check_writable, default_folder_mode
 
 __all__ = [
     "ATTACK_IDS",
@@ -214,6 +214,8 @@ def build_demo_corpus(
     tasks, protocols = _plan(clips, speakers, vocoders, target_rate, seed)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
+    # mkdtemp creates an owner-only folder; the finished corpus gets the mode of a plain mkdir.
+    staging.chmod(default_folder_mode())
     try:
         started = time.perf_counter()
         (staging / "audio").mkdir()

@@ -14,7 +14,7 @@ import yaml
 
 from lcnn.config import Config, apply_overrides, config_from_dict
 from lcnn.errors import DataError
-from lcnn.fileio import atomic_write
+from lcnn.fileio import atomic_write, check_writable
 
 __all__ = ["DemoResult", "demo_config", "run_demo", "fsdd_folder"]
 
@@ -100,6 +100,12 @@ def run_demo(
     from lcnn.training.run import train
 
     out = Path(out)
+    extra = list(overrides or [])
+    if epochs is not None:
+        extra.append(f"train.max_epochs={epochs}")
+    # Checked before the corpus is built, so that a typo in --set fails in seconds.
+    config = demo_config(extra)
+    check_writable(out / "run", force=force)
     corpus = build_demo_corpus(
         fsdd_folder(data_dir), out / "corpus", limit_per_speaker=limit_per_speaker, workers=workers, force=False
     )
@@ -116,10 +122,6 @@ def run_demo(
         except DataError as error:
             logger.warning("neural-vocoder trials not added: %s", error)
 
-    extra = list(overrides or [])
-    if epochs is not None:
-        extra.append(f"train.max_epochs={epochs}")
-    config = demo_config(extra)
     config.audio.train_protocol = str(corpus.train_protocol)
     config.audio.dev_protocol = str(corpus.dev_protocol)
     config.audio.eval_protocol = str(corpus.eval_protocol)

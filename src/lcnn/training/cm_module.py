@@ -23,6 +23,9 @@ __all__ = ["CountermeasureModule", "spec_from_config"]
 
 logger = logging.getLogger(__name__)
 
+# Undecodable files skipped during training are logged one by one up to this count.
+MAX_FAILED_REPORTED = 20
+
 
 def spec_from_config(config: Config) -> dict:
     """Return the countermeasure spec (front end, back end, head) described by a run configuration."""
@@ -55,17 +58,30 @@ class CountermeasureModule(OptimizedModule):
         self.steps_per_epoch = steps_per_epoch
         self._collected: dict[str, list[torch.Tensor]] = {}
         self.last_scores: dict[str, np.ndarray] = {}
+        self._failed_reported = 0
 
     def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Score waveforms ``(B, samples)``, giving ``(B,)``; higher = bona fide."""
         return self.model(waveform, lengths)
 
-    def training_step(self, batch: AudioBatch, batch_index: int) -> torch.Tensor:
+    def _report_failed(self, batch: AudioBatch) -> None:
+        for _, trial_id, reason in batch.failed:
+            if self._failed_reported < MAX_FAILED_REPORTED:
+                logger.warning("skipped %s: %s", trial_id, reason)
+            self._failed_reported += 1
+
+    def training_step(self, batch: AudioBatch, batch_index: int) -> torch.Tensor | None:
+        self._report_failed(batch)
+        if len(batch) == 0:
+            return None
         loss, _ = self.model.loss_and_scores(batch.waveform, batch.lengths, batch.labels)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch))
         return loss
 
     def _collect(self, batch: AudioBatch, stage: str) -> None:
+        self._report_failed(batch)
+        if len(batch) == 0:
+            return
         loss, scores = self.model.loss_and_scores(batch.waveform, batch.lengths, batch.labels)
         self.log(f"{stage}_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(batch))
         collected = self._collected.setdefault(stage, [])

@@ -68,6 +68,9 @@ def _loader(audio: AudioDataConfig, trials, lengths, *, train: bool, seed: int, 
         crop_samples=crop,
         random_crop=train,
         seed=seed,
+        # The header check cannot see every decoding failure (silent or truncated files); with
+        # skip_bad those are dropped from their batch when decoded.
+        skip_errors=audio.skip_bad,
     )
     loader_lengths = lengths if crop is None else [crop] * len(lengths)
     max_batch_samples = None

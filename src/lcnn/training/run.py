@@ -277,7 +277,14 @@ def load_run_config(checkpoint_path: str | Path) -> Config:
     path = Path(checkpoint_path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found.")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        # weights_only: a checkpoint is data, and unpickling arbitrary objects could run code.
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a file that is not a checkpoint
+        raise CheckpointError(
+            f"cannot read {path} as a checkpoint written by 'lcnn train' ({type(error).__name__}); "
+            f"pass the best.ckpt or last.ckpt file of a run folder."
+        ) from None
     info = checkpoint.get("lcnn") if isinstance(checkpoint, dict) else None
     if not info or "config" not in info or info["config"] is None:
         raise CheckpointError(
