@@ -133,3 +133,43 @@ def test_skip_bad_writes_skipped_list(tiny_corpus, tmp_path):
     skipped = (run / "skipped_train.tsv").read_text().splitlines()
     assert skipped[0] == "trial_id\tpath\treason"
     assert skipped[1].startswith(broken.stem + "\t")
+
+
+def make_la_layout(data_dir, root):
+    """Lay out a miniature ASVspoof 2019 LA release from the three real files, under new ids."""
+    sources = {
+        "bonafide": data_dir / "asvspoof" / "audio" / "LA_T_1272637.flac",
+        "spoof": data_dir / "asvspoof" / "audio" / "LA_D_1003356.flac",
+        "spoof2": data_dir / "asvspoof" / "audio" / "LA_E_6163791.flac",
+    }
+    protocols = root / "ASVspoof2019_LA_cm_protocols"
+    protocols.mkdir(parents=True)
+    for split, prefix, name in (("train", "T", "trn"), ("dev", "D", "trl"), ("eval", "E", "trl")):
+        flac = root / f"ASVspoof2019_LA_{split}" / "flac"
+        flac.mkdir(parents=True)
+        lines = []
+        for index in range(4):
+            key = "bonafide" if index % 2 == 0 else "spoof"
+            source = sources["bonafide"] if key == "bonafide" else sources["spoof" if index == 1 else "spoof2"]
+            trial = f"LA_{prefix}_{9000000 + index}"
+            (flac / f"{trial}.flac").write_bytes(source.read_bytes())
+            attack = "-" if key == "bonafide" else ("A01" if split != "eval" else "A17")
+            lines.append(f"LA_0079 {trial} - {attack} {key}")
+        (protocols / f"ASVspoof2019.LA.cm.{split}.{name}.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_shipped_la_config_on_release_layout(data_dir, tmp_path):
+    if not (data_dir / "asvspoof" / "audio" / "LA_T_1272637.flac").is_file():
+        pytest.skip(f"the ASVspoof audio files are not in {data_dir / 'asvspoof' / 'audio'}")
+    root = tmp_path / "LA"
+    make_la_layout(data_dir, root)
+    run = tmp_path / "run"
+    status = main([
+        "train", "configs/asvspoof2019_la_lfcc_lcnn_lstm.yaml", "--out", str(run),
+        "--set", f"audio.root={root}", "--set", "audio.batch_size=2", "--set", "audio.num_workers=0",
+        "--epochs", "1",
+    ])
+    assert status == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0.0 <= metrics["test_eer"] <= 1.0
+    assert (run / "checkpoints" / "best.ckpt").is_file()
