@@ -162,3 +162,26 @@ def test_scoring_imports_no_lightning_or_matplotlib(audio_dir, checkpoint, tmp_p
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [0, []]
     assert len(out.read_text().splitlines()) == 3
+
+
+def test_score_rejects_torchscript_and_bad_device(tmp_path, capsys):
+    from lcnn.checkpoint import save_checkpoint
+    from lcnn.cli.main import main
+    from lcnn.countermeasure import build_countermeasure
+    from lcnn.export import export_model
+
+    model = build_countermeasure(
+        {"frontend": {"name": "lfcc"}, "backbone": {"name": "lcnn9_cm"}, "head": {"name": "sigmoid"}}
+    ).eval()
+    save_checkpoint(tmp_path / "model.ckpt", model, model.spec)
+    export_model(model, tmp_path / "model.pt", format="torchscript")
+    audio = tmp_path / "clip.wav"
+    import numpy as np
+    import soundfile
+
+    soundfile.write(audio, (0.1 * np.random.default_rng(0).standard_normal(16000)).astype("float32"), 16000)
+
+    assert main(["score", str(tmp_path / "model.pt"), str(audio)]) == 2
+    assert "is a TorchScript export" in capsys.readouterr().err
+    assert main(["score", str(tmp_path / "model.ckpt"), str(audio), "--device", "gpu"]) == 2
+    assert "'gpu' is not a device name" in capsys.readouterr().err

@@ -124,9 +124,26 @@ def _load_model(args: argparse.Namespace):
     if str(args.checkpoint).endswith(".onnx"):
         # NOTE: an ONNX file does not record the evaluation crop of its training run; pass --crop-samples.
         return args.checkpoint, args.crop_samples
-    from lcnn.checkpoint import load_countermeasure
+    import zipfile
 
-    model, meta = load_countermeasure(args.checkpoint, map_location=args.device)
+    import torch
+
+    from lcnn.checkpoint import load_countermeasure
+    from lcnn.errors import CheckpointError, ConfigError
+
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise ConfigError(f"--device {args.device!r} is not a device name; use cpu, cuda or cuda:N.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu.")
+    path = str(args.checkpoint)
+    if zipfile.is_zipfile(path) and any(name.endswith("extra/lcnn.json") for name in zipfile.ZipFile(path).namelist()):
+        raise CheckpointError(
+            f"{path} is a TorchScript export, which lcnn score does not read; score with the lcnn checkpoint "
+            f"it was exported from, or export to ONNX (lcnn export ... --format onnx) and score the .onnx file."
+        )
+    model, meta = load_countermeasure(args.checkpoint, map_location=device)
     if args.crop_samples is not None:
         return model, args.crop_samples
     audio = ((meta or {}).get("config") or {}).get("audio") or {}
