@@ -10,7 +10,7 @@ from typing import IO, Iterator
 
 from lcnn.errors import LcnnError
 
-__all__ = ["OutputExistsError", "check_writable", "atomic_write"]
+__all__ = ["OutputExistsError", "check_writable", "atomic_write", "default_folder_mode"]
 
 
 class OutputExistsError(LcnnError, FileExistsError):
