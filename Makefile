@@ -16,6 +16,7 @@ $(BIN)/lcnn: pyproject.toml
 
 install: $(BIN)/lcnn
 
+# Reuses the corpus in runs/demo/corpus when it exists and replaces the previous run in runs/demo/run.
 demo: install
 	LCNN_DATA_DIR=$(DATA) $(BIN)/lcnn demo --out runs/demo --force
 
