@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from lcnn.errors import ConfigError
+from lcnn.frontends import functional
 
 __all__ = ["Frontend"]
 
@@ -52,6 +53,11 @@ class Frontend(nn.Module):
             return signal
         positions = torch.arange(signal.shape[-1], device=signal.device)[None, :]
         return signal * (positions < lengths.to(signal.device)[:, None]).to(signal.dtype)
+
+    def _emphasise(self, waveform: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """Check ``waveform`` ``(batch, samples)``, apply pre-emphasis and zero the padding after ``lengths``."""
+        self._check_waveform(waveform)
+        return self._zero_padding(functional.pre_emphasis(waveform, self.pre_emphasis), lengths)
 
     def _check_waveform(self, waveform: torch.Tensor) -> None:
         if waveform.dim() != 2:

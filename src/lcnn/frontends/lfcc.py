@@ -199,8 +199,7 @@ class LFCC(Frontend):
         Returns:
             ``(batch, 1, n_features, frames)``.
         """
-        self._check_waveform(waveform)
-        emphasised = self._zero_padding(functional.pre_emphasis(waveform, self.pre_emphasis), lengths)
+        emphasised = self._emphasise(waveform, lengths)
         power = self.stft(emphasised)
         power = power[:, self.first_bin : self.first_bin + self.n_kept_bins]
 

@@ -111,8 +111,7 @@ class LogMelSpectrogram(Frontend):
         Returns:
             ``(batch, 1, n_mels, frames)``.
         """
-        self._check_waveform(waveform)
-        emphasised = self._zero_padding(functional.pre_emphasis(waveform, self.pre_emphasis), lengths)
+        emphasised = self._emphasise(waveform, lengths)
         spectrum = self.stft(emphasised)
         mel = torch.matmul(self.filterbank.T, spectrum)
         # The mel energies are a power (or magnitude) sum, so dB uses the spectrum's exponent.

@@ -98,8 +98,7 @@ class LogSpectrogram(Frontend):
         Returns:
             ``(batch, 1, n_features, frames)``.
         """
-        self._check_waveform(waveform)
-        emphasised = self._zero_padding(functional.pre_emphasis(waveform, self.pre_emphasis), lengths)
+        emphasised = self._emphasise(waveform, lengths)
         spectrum = self.stft(emphasised)
         spectrum = spectrum[:, : self.n_features]
         return functional.log_scale(spectrum, self.log_scale, eps=self.log_eps, power=self.power).unsqueeze(1)
