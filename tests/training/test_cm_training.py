@@ -149,11 +149,15 @@ def make_la_layout(data_dir, root):
         flac.mkdir(parents=True)
         lines = []
         for index in range(4):
-            key = "bonafide" if index % 2 == 0 else "spoof"
-            source = sources["bonafide"] if key == "bonafide" else sources["spoof" if index == 1 else "spoof2"]
             trial = f"LA_{prefix}_{9000000 + index}"
+            if index % 2 == 0:
+                key, source, attack = "bonafide", sources["bonafide"], "-"
+            else:
+                key = "spoof"
+                source = sources["spoof"] if index == 1 else sources["spoof2"]
+                # The eval split gets an attack that training never saw, as in the real release.
+                attack = "A17" if split == "eval" else "A01"
             (flac / f"{trial}.flac").write_bytes(source.read_bytes())
-            attack = "-" if key == "bonafide" else ("A01" if split != "eval" else "A17")
             lines.append(f"LA_0079 {trial} - {attack} {key}")
         (protocols / f"ASVspoof2019.LA.cm.{split}.{name}.txt").write_text("\n".join(lines) + "\n")
 

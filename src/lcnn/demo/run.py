@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class DemoResult:
-    """Where the demo wrote its outputs, and the metrics it measured."""
+    """Output folders of a demo run and the metrics it measured."""
 
     corpus_dir: Path
     run_dir: Path

@@ -64,6 +64,6 @@ class EpochLogger(pl.Callback):
         if not trainer.is_global_zero:
             return
         metrics = epoch_metrics(trainer)
-        shown = " ".join(f"{key}={value:.4f}" for key, value in sorted(metrics.items()))
+        summary = " ".join(f"{key}={value:.4f}" for key, value in sorted(metrics.items()))
         seconds = time.perf_counter() - getattr(self, "_started", time.perf_counter())
-        logger.info("epoch %d: %s (%.1f s)", trainer.current_epoch + 1, shown, seconds)
+        logger.info("epoch %d: %s (%.1f s)", trainer.current_epoch + 1, summary, seconds)

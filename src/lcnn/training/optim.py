@@ -18,9 +18,9 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 def lr_factor(config: OptimConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
     """Return the learning-rate multiplier at optimiser ``step`` (0-based).
 
-    ``step`` schedules change every ``step_size`` epochs; ``cosine`` decays to zero over
-    ``total_steps``; ``onecycle`` warms up linearly over ``warmup_fraction`` of the steps, then decays
-    as a cosine.
+    The ``step`` schedule multiplies by ``gamma`` every ``step_size`` epochs. ``cosine`` decays to
+    zero over ``total_steps``. ``onecycle`` warms up linearly over ``warmup_fraction`` of the steps and
+    then decays as a cosine.
     """
     if config.scheduler == "none":
         return 1.0

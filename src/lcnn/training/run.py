@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TaskParts:
-    """What a task gives the trainer: the module, the loaders and the metric that selects checkpoints."""
+    """Parts of a task for the trainer: the module, the loaders and the metric that selects checkpoints."""
 
     module: pl.LightningModule
     train_loader: Any
@@ -222,7 +222,7 @@ def train(config: Config, out: str | Path, *, resume: bool = False, force: bool 
 
     Raises:
         OutputExistsError: ``out`` exists and neither ``resume`` nor ``force`` is set.
-        CheckpointError: ``resume`` is set but ``out`` holds no ``checkpoints/last.ckpt``.
+        CheckpointError: ``resume`` is set but ``out`` contains no ``checkpoints/last.ckpt``.
     """
     out = Path(out)
     if config.train.threads:
